@@ -1,0 +1,53 @@
+"""Quality checks on synthetic_samples. Validity, diversity and privacy block publication: in the
+run (Dagster skips what depends on a failed blocking check) and again inside published_dataset,
+which reads the stored results for the exact model version it is about to publish."""
+
+from __future__ import annotations
+
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
+
+from assets.generation import synthetic_samples
+from assets.metadata import check_metadata
+from assets.steps import steps_for
+from pipelines.config import QualityThresholds
+from pipelines.resources import SynthliftStorage
+
+BLOCKING_CHECKS = ("validity", "diversity", "privacy")
+REPORTED_CHECKS = ("fidelity",)
+
+
+def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, thresholds, storage) -> AssetCheckResult:
+    steps = steps_for(split)
+    result = steps.run_check(name, split, synthetic, thresholds)
+    partition = context.partition_key if context.has_partition_key else None
+    storage.write_check_result(partition, name, {**result.to_dict(), "model_version": synthetic.model_version})
+    metadata = check_metadata(result)
+    if name == "fidelity":
+        metadata.update(steps.comparison_metadata(split, synthetic))
+    blocking = name in BLOCKING_CHECKS
+    return AssetCheckResult(
+        passed=result.passed,
+        severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=result.details,
+    )
+
+
+def _build_check(name: str):
+    blocking = name in BLOCKING_CHECKS
+
+    @asset_check(
+        asset=synthetic_samples,
+        name=f"{name}_check",
+        blocking=blocking,
+        additional_ins={"dataset_split": AssetIn("dataset_split")},
+        description=f"{name.capitalize()} of the synthetic samples ({'blocks publication' if blocking else 'reported'}).",
+    )
+    def _check(context: AssetCheckExecutionContext, synthetic_samples, dataset_split,
+               thresholds: QualityThresholds, storage: SynthliftStorage) -> AssetCheckResult:
+        return _evaluate(name, context, dataset_split, synthetic_samples, thresholds, storage)
+
+    return _check
+
+
+synthetic_checks = [_build_check(name) for name in (*BLOCKING_CHECKS, *REPORTED_CHECKS)]

@@ -1,0 +1,130 @@
+"""lift_report and published_dataset: prove the lift on real data, then publish only if it holds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from dagster import AssetExecutionContext, MetadataValue, asset
+
+from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
+from assets.ingest import GROUP
+from assets.metadata import png_markdown
+from assets.steps import partition_of, steps_for, timed
+from pipelines.config import LiftConfig, PublishConfig
+from pipelines.resources import SynthliftStorage
+from quality import plots
+from quality.artifacts import LiftResult, PublicationRecord
+from quality.decision import decide
+from quality.publication import (
+    checks_table, lift_table, publish_version, record_rejection, utc_now, write_data_card,
+)
+from quality.results import CheckResult, LiftReport
+
+
+@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"scikitlearn"})
+def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_split, synthetic_samples) -> LiftResult:
+    """Downstream classifiers trained on real only, real + synthetic and the classic baselines, over
+    several seeds; lift measured on the validation split (decides) and the holdout split (reported)."""
+    if len(config.seeds) < 5:
+        context.log.warning(f"only {len(config.seeds)} seeds: confidence intervals will be rough")
+    steps = steps_for(dataset_split)
+    result, seconds = timed(steps.measure_lift, dataset_split, synthetic_samples, config, context.log.info)
+    decision, final = result.decision_report, result.final_report
+    gated = decision["lifts"]
+    ba = next(l for l in gated if l["method"] == "real+synthetic" and l["reference"] == "real_only"
+              and l["metric"] == "balanced_accuracy")
+    context.add_output_metadata({
+        "wall_seconds": seconds,
+        "balanced_accuracy_lift": MetadataValue.float(ba["mean"]),
+        "balanced_accuracy_lift_ci_low": MetadataValue.float(ba["ci_low"]),
+        "validation_lift_table": MetadataValue.md(lift_table(decision)),
+        "holdout_lift_table": MetadataValue.md(lift_table(final)),
+        "lift_plot": png_markdown(plots.lift_png(decision), "lift with confidence intervals"),
+    })
+    return result
+
+
+@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"parquet"})
+def published_dataset(
+    context: AssetExecutionContext,
+    config: PublishConfig,
+    dataset_split,
+    gan_generator,
+    synthetic_samples,
+    lift_report: LiftResult,
+    storage: SynthliftStorage,
+) -> PublicationRecord:
+    """The augmented dataset, published atomically as a new version only when every blocking check
+    passed for this model version and the lift's lower bound clears min_lift; otherwise the rejection
+    is recorded and the last publication stays as it was."""
+    steps = steps_for(dataset_split)
+    checks = stored_checks(storage, partition_of(context), synthetic_samples.model_version)
+    reference = lift_report.extras["classic_baseline"] if config.require_beat_baseline else "real_only"
+    decision = decide(
+        checks,
+        LiftReport.from_dict(lift_report.decision_report),
+        min_lift=config.min_lift,
+        method=lift_report.extras.get("gated_method", "real+synthetic"),
+        reference=reference,
+        expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS),
+    )
+    card = data_card(context, dataset_split, gan_generator, synthetic_samples, lift_report, checks, decision)
+    name = dataset_split.name
+    if decision.published:
+        def write(directory):
+            card["files"] = steps.write_publication(directory, dataset_split, synthetic_samples)
+            write_data_card(directory, card)
+
+        output = publish_version(storage.publish_root, name, write)
+        context.log.info(f"published {output}")
+    else:
+        output = None
+        context.log.warning(f"rejected: {'; '.join(decision.reasons)}")
+        record_rejection(storage.publish_root, name, card)
+    context.add_output_metadata({
+        "decision": decision.label,
+        "reasons": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
+        "output": str(output) if output else "",
+        "checks": MetadataValue.md(checks_table([c.to_dict() for c in checks])),
+    })
+    return PublicationRecord(decision=decision.label, reasons=decision.reasons,
+                             output=str(output) if output else None, card=card)
+
+
+def stored_checks(storage: SynthliftStorage, partition, model_version: str) -> list[CheckResult]:
+    """The check results recorded for exactly this model version (results of older models are ignored)."""
+    fields = CheckResult.__dataclass_fields__
+    return [CheckResult(**{k: v for k, v in stored.items() if k in fields})
+            for stored in storage.read_check_results(partition) if stored.get("model_version") == model_version]
+
+
+def data_card(context, split, model, synthetic, lift: LiftResult, checks, decision) -> dict[str, Any]:
+    steps = steps_for(split)
+    before = steps.class_counts(split)
+    after = {c: n + int(synthetic.counts.get(c, 0)) for c, n in before.items()}
+    return {
+        "dataset": split.name,
+        "source": split.source,
+        "modality": steps.MODALITY,
+        "created_at": utc_now(),
+        "run_id": context.run.run_id,
+        "decision": decision.label,
+        "reasons": decision.reasons,
+        "gate": decision.gate,
+        "model_version": synthetic.model_version,
+        "class_counts_before": before,
+        "class_counts_after": after,
+        "checks": [c.to_dict() for c in checks],
+        "lift": {"decision": lift.decision_report, "final": lift.final_report},
+        "lift_notes": (
+            "The 'decision' lift is measured on the validation split and decides publication; the 'final' "
+            "lift is measured on the holdout split, which decided nothing."
+        ),
+        "baselines": lift.extras,
+        "config": {
+            "generator": asdict(model.config) if is_dataclass(model.config) else str(model.config),
+            "sampling_seed": synthetic.seed,
+            "run_config": context.run.run_config,
+        },
+    }

@@ -1,0 +1,48 @@
+"""raw_dataset and dataset_split: read the source, then split it so the holdout stays untouched."""
+
+from __future__ import annotations
+
+from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset, asset_check
+
+from assets.steps import steps_for, steps_for_source
+from pipelines.config import DatasetConfig, SplitConfig
+from quality.publication import markdown_table
+
+GROUP = "synthlift"
+
+
+@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"python"})
+def raw_dataset(context: AssetExecutionContext, config: DatasetConfig):
+    """The labelled data as read from its source and validated: tables (CSV, Parquet, built-in
+    breast_cancer/wine) or images (MedMNIST .npz, class folders, built-in digits)."""
+    steps = steps_for_source(config.source)
+    dataset = steps.load(config)
+    context.add_output_metadata(steps.dataset_metadata(dataset))
+    return dataset
+
+
+@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"python"})
+def dataset_split(context: AssetExecutionContext, config: SplitConfig, raw_dataset):
+    """Stratified train / validation / holdout split. Only train reaches a GAN, an encoder or a
+    threshold; validation decides publication; holdout gives the final figures only."""
+    steps = steps_for(raw_dataset)
+    split = steps.split(raw_dataset, config)
+    sizes = steps.split_sizes(split)
+    classes = sorted({c for counts in sizes.values() for c in counts}, key=str)
+    table = markdown_table(["class", *sizes], [[c, *[sizes[p].get(c, 0) for p in sizes]] for c in classes])
+    context.add_output_metadata({"rows_per_split": MetadataValue.md(table)})
+    return split
+
+
+@asset_check(asset=dataset_split, blocking=True, description="Every class is present in every split.")
+def every_class_in_every_split(dataset_split) -> AssetCheckResult:
+    sizes = steps_for(dataset_split).split_sizes(dataset_split)
+    classes = {c for counts in sizes.values() for c in counts}
+    missing = {part: sorted(map(str, classes - {c for c, n in counts.items() if n > 0}))
+               for part, counts in sizes.items()}
+    missing = {part: names for part, names in missing.items() if names}
+    return AssetCheckResult(
+        passed=not missing,
+        metadata={"classes": len(classes), "missing": MetadataValue.json(missing)},
+        description="every class in every split" if not missing else f"classes missing from splits: {missing}",
+    )

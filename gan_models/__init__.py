@@ -1,0 +1,1 @@
+"""Conditional GANs for tabular records and images (plain PyTorch, no Dagster)."""

@@ -1,0 +1,69 @@
+"""Device choice, seeding and mixed precision: written once for every model."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from typing import Iterator
+
+import numpy as np
+import torch
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """Return the torch device to train on.
+
+    ``"auto"`` picks CUDA when it is available and the CPU otherwise; ``"cpu"``
+    and ``"cuda"``/``"cuda:N"`` force a device (asking for CUDA where there is
+    none is an error, not a silent fallback).
+    """
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(preference)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device={preference!r} was requested but CUDA is not available; use 'auto' or 'cpu'"
+        )
+    return device
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch, and return a torch generator on the CPU.
+
+    Deterministic algorithms are requested so seeded CPU runs repeat exactly.
+    """
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def uses_mixed_precision(device: torch.device) -> bool:
+    """Mixed precision is used on CUDA only; CPU runs stay in float32 for exact repeats."""
+    return device.type == "cuda"
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device) -> Iterator[None]:
+    """bfloat16 autocast on CUDA (no loss scaling needed), a no-op on the CPU."""
+    if uses_mixed_precision(device):
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+def state_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
+    """A short content hash of a model's weights: the ``model_version`` stamped on its samples."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        digest.update(name.encode())
+        digest.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]

@@ -1,0 +1,1 @@
+"""Dagster wiring for synthlift: Definitions, jobs, resources, IO managers and run config."""

@@ -1,0 +1,93 @@
+"""Typed run configuration of each step; every default runs the embedded demo."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional, Union
+
+from dagster import Config, ConfigurableResource
+from pydantic import Field
+
+
+class DatasetConfig(Config):
+    source: str = Field(
+        default="breast_cancer",
+        description="A built-in name (breast_cancer, wine, digits), a CSV/Parquet file, a MedMNIST .npz "
+        "file, or a folder with one sub-folder of images per class.",
+    )
+    label: str = Field(default="", description="Label column of a table (built-ins know their own).")
+    name: str = Field(default="", description="Name of the publication; defaults to the source's name.")
+    image_size: int = Field(default=28, description="Images from folders are resized to this many pixels.")
+
+
+class SplitConfig(Config):
+    seed: int = 0
+    validation_fraction: float = Field(default=0.2, description="Real rows that decide publication.")
+    holdout_fraction: float = Field(default=0.2, description="Real rows kept for the final figures only.")
+    scarce_train_rows: Optional[int] = Field(
+        default=None,
+        description="Cut every class but the majority to this many training rows (a scarcity experiment). "
+        "Unset: the source's default (built-in demos are made scarce); 0: keep every row.",
+    )
+
+
+class GeneratorConfig(Config):
+    seed: int = 0
+    device: str = Field(default="auto", description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
+    epochs: int = Field(default=300, description="Tables: passes over the training rows.")
+    batch_size: int = Field(default=500, description="Tables: rows per training step.")
+    image_steps: int = Field(default=2000, description="Images: generator updates.")
+    architecture: str = Field(default="sngan", description="Images: sngan, sngan_sa or dcgan.")
+    loss: str = Field(default="hinge", description="Images: hinge, vanilla, lsgan or wgan-gp.")
+    checkpoint_every: int = Field(default=0, description="Save a resumable checkpoint every N steps (0: never).")
+
+
+class SamplingConfig(Config):
+    sampling_strategy: str = Field(
+        default="auto",
+        description="As in imbalanced-learn: 'auto' (every class up to the majority count), 'minority', "
+        "a ratio such as '0.8', or a JSON object of class -> target count such as '{\"malignant\": 200}'.",
+    )
+    seed: int = 0
+    chunk_size: int = Field(default=100_000, description="Rows generated at a time (memory stays flat).")
+
+    def parsed_strategy(self) -> Union[str, float, dict]:
+        return parse_sampling_strategy(self.sampling_strategy)
+
+
+class LiftConfig(Config):
+    seeds: list[int] = Field(default=[0, 1, 2, 3, 4], description="Downstream training seeds (at least 5).")
+    n_boot: int = Field(default=1000, description="Paired bootstrap resamples for the confidence intervals.")
+    image_epochs: int = Field(default=15, description="Images: epochs of the downstream CNN.")
+
+
+class PublishConfig(Config):
+    min_lift: float = Field(default=0.0, description="The lift's lower confidence bound must exceed this.")
+    require_beat_baseline: bool = Field(
+        default=False,
+        description="Measure the gate against the best classic baseline (SMOTE / classic augmentation) "
+        "instead of real data alone.",
+    )
+
+
+class QualityThresholds(ConfigurableResource):
+    """Thresholds of the quality checks (constants here, never fitted to the holdout split)."""
+
+    max_c2st_auc: float = 0.9
+    max_duplicate_rate: float = 0.05
+    min_spread_ratio: float = 0.5
+    privacy_quantile: float = 0.05
+    max_close_fraction: float = 0.1
+
+
+def parse_sampling_strategy(text: str) -> Union[str, float, dict]:
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"sampling_strategy {text!r} is not valid JSON: {err}") from None
+    try:
+        return float(text)
+    except ValueError:
+        return text

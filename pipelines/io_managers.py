@@ -1,0 +1,63 @@
+"""An IO manager that stores artefacts as files (Parquet, npz, JSON, state_dicts), never pickles.
+
+Every artefact type exposes ``save(directory)`` and a ``load(directory)`` classmethod; the IO manager
+records the type's import path beside the files so the next step can load it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+
+from pipelines.resources import SynthliftStorage
+
+TYPE_FILE = "artifact_type.json"
+
+
+class ArtifactIOManager(ConfigurableIOManager):
+    storage: ResourceDependency[SynthliftStorage]
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if not hasattr(obj, "save") or not hasattr(type(obj), "load"):
+            raise TypeError(
+                f"{type(obj).__name__} cannot be stored as files: it needs save(directory) and load(directory)"
+            )
+        final = self._path(context)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
+        try:
+            obj.save(staging)
+            kind = type(obj)
+            (staging / TYPE_FILE).write_text(json.dumps({"module": kind.__module__, "name": kind.__qualname__}))
+            _swap_into_place(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        context.add_output_metadata({"path": str(final)})
+
+    def load_input(self, context: InputContext) -> Any:
+        path = self._path(context.upstream_output) if context.upstream_output else None
+        if path is None or not (path / TYPE_FILE).exists():
+            raise FileNotFoundError(
+                f"no stored artefact for {context.asset_key.to_user_string()} at {path}; materialize it first"
+            )
+        kind = json.loads((path / TYPE_FILE).read_text())
+        return getattr(importlib.import_module(kind["module"]), kind["name"]).load(path)
+
+    def _path(self, context: OutputContext) -> Path:
+        partition = context.partition_key if context.has_partition_key else "default"
+        return self.storage.artifacts_root.joinpath(*context.asset_key.path, partition)
+
+
+def _swap_into_place(staging: Path, final: Path) -> None:
+    """Replace ``final`` with ``staging`` so readers never see a half-written artefact."""
+    retired = final.with_name(f".{final.name}.retired-{uuid.uuid4().hex}")
+    if final.exists():
+        final.rename(retired)
+    staging.rename(final)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""Resources: where artefacts and publications live, and which torch device trains."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from dagster import ConfigurableResource
+
+
+class SynthliftStorage(ConfigurableResource):
+    """One storage root for every artefact, check result and publication.
+
+    Everything goes through this resource, so a deployment can point it at a mounted volume (or
+    replace it with an object-store implementation of the same methods) without touching assets.
+    """
+
+    root: str = ".synthlift"
+
+    @property
+    def artifacts_root(self) -> Path:
+        return Path(self.root) / "artifacts"
+
+    @property
+    def publish_root(self) -> Path:
+        return Path(self.root) / "published"
+
+    def checkpoint_dir(self, partition: Optional[str]) -> Path:
+        return Path(self.root) / "checkpoints" / (partition or "default")
+
+    def check_results_dir(self, partition: Optional[str]) -> Path:
+        return Path(self.root) / "checks" / (partition or "default")
+
+    def write_check_result(self, partition: Optional[str], name: str, result: dict[str, Any]) -> None:
+        folder = self.check_results_dir(partition)
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{name}.json.tmp"
+        temporary.write_text(json.dumps(result, indent=2, default=str))
+        temporary.replace(folder / f"{name}.json")
+
+    def read_check_results(self, partition: Optional[str]) -> list[dict[str, Any]]:
+        folder = self.check_results_dir(partition)
+        return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def default_storage() -> SynthliftStorage:
+    """Storage under $SYNTHLIFT_HOME, or ./.synthlift when it is unset."""
+    return SynthliftStorage(root=os.environ.get("SYNTHLIFT_HOME", ".synthlift"))

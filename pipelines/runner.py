@@ -1,0 +1,97 @@
+"""Execute the augmentation assets in-process (the same definitions `dagster dev` shows) and
+summarise the outcome for the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dagster import DagsterInstance, materialize
+
+from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
+from assets.evaluation import stored_checks
+from assets.steps import steps_for
+from pipelines.definitions import ASSET_CHECKS, ASSETS, build_resources
+from pipelines.resources import SynthliftStorage
+from quality.decision import decide
+from quality.publication import record_rejection, utc_now
+
+
+class RunFailed(Exception):
+    """The run stopped on an error (bad input, a crash) rather than on a decision."""
+
+
+def run_augmentation(run_config: dict[str, Any], out: Path) -> dict[str, Any]:
+    storage = SynthliftStorage(root=str(out))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [*ASSETS, *ASSET_CHECKS],
+            run_config=run_config,
+            resources=build_resources(storage),
+            instance=instance,
+            raise_on_error=False,
+        )
+        errors = [event for event in result.all_events if event.is_step_failure]
+        if errors:
+            raise RunFailed(_user_message(errors[0]))
+        split = result.output_for_node("dataset_split")
+        synthetic = result.output_for_node("synthetic_samples")
+        published = "published_dataset" in _materialized(result)
+        record = result.output_for_node("published_dataset") if published else None
+    if record is not None:
+        return summarise(split, synthetic, record.card, record.output)
+    return summarise_blocked(storage, split, synthetic)
+
+
+def summarise(split, synthetic, card: dict[str, Any], output) -> dict[str, Any]:
+    return {
+        "decision": card["decision"],
+        "reasons": card["reasons"],
+        "output": output,
+        "dataset": card["dataset"],
+        "modality": card["modality"],
+        "model_version": card["model_version"],
+        "class_counts_before": card["class_counts_before"],
+        "class_counts_after": card["class_counts_after"],
+        "checks": card["checks"],
+        "gate": card["gate"],
+        "lift": card["lift"],
+    }
+
+
+def summarise_blocked(storage: SynthliftStorage, split, synthetic) -> dict[str, Any]:
+    """A blocking check failed, so Dagster skipped the lift and the publication: record the rejection."""
+    checks = stored_checks(storage, None, synthetic.model_version)
+    decision = decide(checks, None, expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS))
+    reasons = [r if r != "no lift was measured" else "lift was not measured: a blocking check failed first"
+               for r in decision.reasons]
+    steps = steps_for(split)
+    before = steps.class_counts(split)
+    card = {
+        "dataset": split.name,
+        "source": split.source,
+        "modality": steps.MODALITY,
+        "created_at": utc_now(),
+        "decision": "rejected",
+        "reasons": reasons,
+        "gate": decision.gate,
+        "model_version": synthetic.model_version,
+        "class_counts_before": before,
+        "class_counts_after": {c: n + int(synthetic.counts.get(c, 0)) for c, n in before.items()},
+        "checks": [c.to_dict() for c in checks],
+        "lift": {},
+    }
+    record_rejection(storage.publish_root, split.name, card)
+    return summarise(split, synthetic, card, None)
+
+
+def _materialized(result) -> set[str]:
+    return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+
+
+def _user_message(event) -> str:
+    """The innermost error of a failed step: the ValueError a loader raised, not Dagster's wrapper."""
+    error = event.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"

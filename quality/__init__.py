@@ -1,0 +1,1 @@
+"""Input validation, quality checks, the downstream-lift protocol and the publish decision (no Dagster)."""

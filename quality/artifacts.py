@@ -1,0 +1,96 @@
+"""File-backed results that flow between pipeline steps: synthetic tables, lift results, publications."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import pandas as pd
+
+PROVENANCE_COLUMNS = ("synthetic", "model_version", "seed")
+
+
+@dataclass
+class SyntheticTable:
+    """Synthetic rows, streamed to Parquet chunk by chunk so memory stays flat however many there are."""
+
+    label_column: str
+    model_version: str
+    seed: int
+    counts: dict[str, int]
+    chunks: Optional[Iterable[pd.DataFrame]] = None
+    columns_template: Optional[pd.DataFrame] = None
+    path: Optional[Path] = None
+
+    def save(self, directory: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / "synthetic.parquet"
+        writer = None
+        try:
+            for chunk in self.chunks or ():
+                table = pa.Table.from_pandas(self._with_provenance(chunk), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(target, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            if writer is None:
+                empty = self._with_provenance(self.columns_template.iloc[:0])
+                empty.to_parquet(target, index=False)
+        finally:
+            if writer is not None:
+                writer.close()
+        meta = {"label_column": self.label_column, "model_version": self.model_version, "seed": self.seed,
+                "counts": {str(k): int(v) for k, v in self.counts.items()}}
+        (directory / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> "SyntheticTable":
+        meta = json.loads((directory / "meta.json").read_text())
+        return cls(**meta, path=directory / "synthetic.parquet")
+
+    def frame(self) -> pd.DataFrame:
+        if self.path is None:
+            raise ValueError("this synthetic table has not been written yet")
+        return pd.read_parquet(self.path)
+
+    def _with_provenance(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        return chunk.assign(synthetic=True, model_version=self.model_version, seed=self.seed)
+
+
+@dataclass
+class LiftResult:
+    """The lift on the validation split (it decides) and on the holdout split (it is only reported)."""
+
+    decision_report: dict[str, Any]
+    final_report: dict[str, Any]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "lift.json").write_text(json.dumps(self.__dict__, indent=2, default=str))
+
+    @classmethod
+    def load(cls, directory: Path) -> "LiftResult":
+        return cls(**json.loads((directory / "lift.json").read_text()))
+
+
+@dataclass
+class PublicationRecord:
+    """What the publish step decided, where it wrote, and the full data card."""
+
+    decision: str
+    reasons: list[str]
+    output: Optional[str]
+    card: dict[str, Any]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "record.json").write_text(json.dumps(self.__dict__, indent=2, default=str))
+
+    @classmethod
+    def load(cls, directory: Path) -> "PublicationRecord":
+        return cls(**json.loads((directory / "record.json").read_text()))

@@ -1,0 +1,152 @@
+"""Versioned, atomic publication and the data card.
+
+A version is written into a staging folder beside its final place and renamed into place in one
+step, then the ``LATEST`` pointer is replaced atomically; a failure at any point leaves the last
+published version and the pointer untouched. Rejections are recorded next to the versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+LATEST_POINTER = "LATEST"
+
+
+def publish_version(publish_root: Path, dataset_name: str, write: Callable[[Path], None]) -> Path:
+    """Call ``write(staging_dir)`` and move the result into ``<root>/<dataset>/vNNNN`` atomically."""
+    dataset_dir = Path(publish_root) / dataset_name
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    staging = dataset_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        write(staging)
+        final = _claim_next_version(dataset_dir, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _replace_text(dataset_dir / LATEST_POINTER, final.name + "\n")
+    return final
+
+
+def latest_publication(publish_root: Path, dataset_name: str) -> Optional[Path]:
+    pointer = Path(publish_root) / dataset_name / LATEST_POINTER
+    if not pointer.exists():
+        return None
+    return pointer.parent / pointer.read_text().strip()
+
+
+def record_rejection(publish_root: Path, dataset_name: str, card: dict[str, Any]) -> Path:
+    """Store a rejected run's data card under ``<root>/<dataset>/rejections/``; publications are untouched."""
+    folder = Path(publish_root) / dataset_name / "rejections"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"{stamp}.json"
+    _replace_text(path, json.dumps(card, indent=2, default=str))
+    return path
+
+
+def write_data_card(directory: Path, card: dict[str, Any]) -> None:
+    (directory / "data_card.json").write_text(json.dumps(card, indent=2, default=str))
+    (directory / "data_card.md").write_text(render_data_card(card))
+
+
+def render_data_card(card: dict[str, Any]) -> str:
+    """The data card as Markdown: what was published, from what, and the evidence for it."""
+    lines = [
+        f"# Data card: {card.get('dataset')}",
+        "",
+        f"- **Decision**: {card.get('decision')}",
+        f"- **Source**: `{card.get('source')}` ({card.get('modality')})",
+        f"- **Created**: {card.get('created_at')}",
+        f"- **Model version**: `{card.get('model_version')}`",
+        "",
+        "## Why",
+        *[f"- {reason}" for reason in card.get("reasons", [])],
+        "",
+        "## Class counts (training split)",
+        markdown_table(
+            ["class", "real", "after augmentation"],
+            [[c, n, card.get("class_counts_after", {}).get(c, "")]
+             for c, n in card.get("class_counts_before", {}).items()],
+        ),
+        "",
+        "## Quality checks",
+        checks_table(card.get("checks", [])),
+    ]
+    for title, report in card.get("lift", {}).items():
+        if report:
+            lines += ["", f"## Downstream lift ({title}: evaluated on the {report['evaluated_on']} split)",
+                      lift_table(report)]
+    lines += ["", "## Configuration", "```json", json.dumps(card.get("config", {}), indent=2, default=str), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def checks_table(checks: list[dict[str, Any]]) -> str:
+    rows = [
+        [c["name"], "pass" if c["passed"] else "FAIL", "yes" if c["blocking"] else "no",
+         ", ".join(f"{k}={_fmt(v)}" for k, v in c.get("metrics", {}).items() if not isinstance(v, (dict, list))),
+         c.get("details", "")]
+        for c in checks
+    ]
+    return markdown_table(["check", "result", "blocking", "figures", "details"], rows)
+
+
+def lift_table(report: dict[str, Any]) -> str:
+    metrics = list(next(iter(report["scores"].values())).keys())
+    rows = [[method, *[_fmt(scores[m]) for m in metrics]] for method, scores in report["scores"].items()]
+    scores = markdown_table(["method", *metrics], rows)
+    lift_rows = [
+        [l["method"], l["reference"], l["metric"], f"{l['mean']:+.4f}", f"[{l['ci_low']:+.4f}, {l['ci_high']:+.4f}]"]
+        for l in report["lifts"]
+        if l["metric"] in ("balanced_accuracy", "minority_recall")
+    ]
+    confidence = f"{report.get('confidence', 0.95):.0%}"
+    lifts = markdown_table(["method", "over", "metric", "lift", f"{confidence} CI"], lift_rows)
+    return (f"{report['n_eval_rows']} real rows, seeds {report['seeds']}, classifiers {report['classifiers']}\n\n"
+            f"{scores}\n\n{lifts}")
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _claim_next_version(dataset_dir: Path, staging: Path) -> Path:
+    """Rename ``staging`` to the next free ``vNNNN``; a rename onto an existing version fails, so
+    concurrent publishers never overwrite each other."""
+    existing = [int(p.name[1:]) for p in dataset_dir.glob("v[0-9]*") if p.name[1:].isdigit()]
+    number = max(existing, default=0) + 1
+    while True:
+        target = dataset_dir / f"v{number:04d}"
+        if not target.exists():
+            try:
+                os.rename(staging, target)  # fails if another publisher filled this version first
+                return target
+            except OSError:
+                if not target.exists():
+                    raise
+        number += 1
+
+
+def _replace_text(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)

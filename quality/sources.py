@@ -1,0 +1,31 @@
+"""Which modality a source is, decided from its name or path alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quality.tabular_ingest import BUILTIN_TABLES
+
+IMAGE_BUILTINS = ("digits",)
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+IMAGE_SUFFIXES = (".npz",)
+
+
+def modality_of(source: str) -> str:
+    """``"tabular"`` or ``"image"``; raises ``ValueError`` for a source synthlift cannot read."""
+    if source in BUILTIN_TABLES:
+        return "tabular"
+    if source in IMAGE_BUILTINS:
+        return "image"
+    path = Path(source)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return "tabular"
+    if path.suffix.lower() in IMAGE_SUFFIXES or path.is_dir():
+        return "image"
+    if not path.exists():
+        builtins = ", ".join([*BUILTIN_TABLES, *IMAGE_BUILTINS])
+        raise FileNotFoundError(f"{source}: no such file or folder (built-in sources are: {builtins})")
+    raise ValueError(
+        f"{source}: unsupported source; use a CSV/Parquet table, a MedMNIST .npz file, "
+        "a folder with one sub-folder of images per class, or a built-in name"
+    )

@@ -1,0 +1,216 @@
+"""Load a labelled table (built-in, CSV or Parquet), validate it, and split it without leakage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from quality.splitting import cap_class_rows, stratified_split_indices
+
+
+@dataclass(frozen=True)
+class BuiltinTable:
+    load: Callable[[], pd.DataFrame]
+    label_column: str
+    scarce_train_rows: int
+    """Every class but the majority is cut to this many training rows: the 'scarce data' demo setting."""
+
+
+def _breast_cancer() -> pd.DataFrame:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.data.copy()
+    frame["diagnosis"] = pd.Categorical.from_codes(bunch.target, bunch.target_names).astype(str)
+    return frame
+
+
+def _wine() -> pd.DataFrame:
+    from sklearn.datasets import load_wine
+
+    bunch = load_wine(as_frame=True)
+    frame = bunch.data.copy()
+    frame["cultivar"] = pd.Categorical.from_codes(bunch.target, bunch.target_names).astype(str)
+    return frame
+
+
+BUILTIN_TABLES: dict[str, BuiltinTable] = {
+    "breast_cancer": BuiltinTable(_breast_cancer, label_column="diagnosis", scarce_train_rows=20),
+    "wine": BuiltinTable(_wine, label_column="cultivar", scarce_train_rows=20),
+}
+
+
+@dataclass
+class TabularDataset:
+    """A validated labelled table as read from its source."""
+
+    frame: pd.DataFrame
+    label_column: str
+    name: str
+    source: str
+    scarce_train_rows: Optional[int] = None
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.frame.to_parquet(directory / "frame.parquet")
+        _write_meta(directory, label_column=self.label_column, name=self.name, source=self.source,
+                    scarce_train_rows=self.scarce_train_rows)
+
+    @classmethod
+    def load(cls, directory: Path) -> "TabularDataset":
+        return cls(frame=pd.read_parquet(directory / "frame.parquet"), **_read_meta(directory))
+
+
+@dataclass
+class TabularSplit:
+    """Train rows (the only rows any model, encoder or threshold sees), validation rows (they decide
+    publication) and holdout rows (final figures only)."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    holdout: pd.DataFrame
+    label_column: str
+    name: str
+    source: str
+
+    def class_counts(self) -> dict:
+        return _class_counts(self.train[self.label_column])
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for part in ("train", "validation", "holdout"):
+            getattr(self, part).to_parquet(directory / f"{part}.parquet")
+        _write_meta(directory, label_column=self.label_column, name=self.name, source=self.source)
+
+    @classmethod
+    def load(cls, directory: Path) -> "TabularSplit":
+        parts = {part: pd.read_parquet(directory / f"{part}.parquet") for part in ("train", "validation", "holdout")}
+        return cls(**parts, **_read_meta(directory))
+
+
+def load_table(source: str, label_column: Optional[str] = None, name: Optional[str] = None) -> TabularDataset:
+    """Read a built-in table by name or a CSV/Parquet file by path, and validate it.
+
+    Raises ``ValueError`` (or ``FileNotFoundError``) with a message that names the file, column or
+    class at fault and says what to do.
+    """
+    if source in BUILTIN_TABLES:
+        builtin = BUILTIN_TABLES[source]
+        frame = builtin.load()
+        label = label_column or builtin.label_column
+        scarce: Optional[int] = builtin.scarce_train_rows
+        dataset_name = name or source
+    else:
+        frame = read_table_file(Path(source))
+        if not label_column:
+            raise ValueError(
+                f"{source}: name the label column (--label COL); columns are {list(frame.columns)}"
+            )
+        label, scarce, dataset_name = label_column, None, name or Path(source).stem
+    validate_table(frame, label, where=source)
+    return TabularDataset(frame=frame, label_column=label, name=dataset_name, source=source,
+                          scarce_train_rows=scarce)
+
+
+def read_table_file(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        known = ", ".join(BUILTIN_TABLES)
+        raise FileNotFoundError(f"{path}: no such file (built-in tables are: {known})")
+    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+    suffix = path.suffix.lower()
+    if suffix not in readers:
+        raise ValueError(f"{path}: unsupported file type {suffix!r}; use a .csv or .parquet file")
+    try:
+        frame = readers[suffix](path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+    except Exception as err:  # parsers raise many types (pyarrow's own for corrupt Parquet)
+        raise ValueError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
+    if frame.empty:
+        raise ValueError(f"{path}: the table has no rows")
+    return frame
+
+
+def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
+    """Reject inputs that cannot be augmented honestly, naming the culprit."""
+    if frame.empty:
+        raise ValueError(f"{where}: the table has no rows")
+    if label_column not in frame.columns:
+        raise ValueError(
+            f"{where}: label column {label_column!r} not found; columns are {list(frame.columns)}"
+        )
+    labels = frame[label_column]
+    if labels.isna().any():
+        rows = labels.index[labels.isna()].tolist()[:5]
+        raise ValueError(
+            f"{where}: label column {label_column!r} has {int(labels.isna().sum())} missing value(s) "
+            f"(first rows: {rows}); drop or fill those rows"
+        )
+    if labels.nunique() < 2:
+        raise ValueError(
+            f"{where}: label column {label_column!r} has a single class ({labels.iloc[0]!r}); "
+            "augmentation needs at least two classes"
+        )
+    if frame.shape[1] < 2:
+        raise ValueError(f"{where}: the table has no feature columns besides {label_column!r}")
+    for column in frame.columns:
+        values = frame[column]
+        if values.isna().all():
+            raise ValueError(f"{where}: column {column!r} is entirely empty (all null); drop it")
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+            if infinite.any():
+                raise ValueError(
+                    f"{where}: column {column!r} has {int(infinite.sum())} infinite value(s); "
+                    "replace them with finite values or leave them empty"
+                )
+
+
+def split_table(
+    dataset: TabularDataset,
+    seed: int = 0,
+    validation_fraction: float = 0.2,
+    holdout_fraction: float = 0.2,
+    scarce_train_rows: Optional[int] = None,
+) -> TabularSplit:
+    """Stratified train/validation/holdout split; optionally cut non-majority classes in *train* only.
+
+    ``scarce_train_rows``: None uses the source's default (built-in demos are made scarce), 0 keeps
+    every training row, N > 0 keeps N training rows of each class but the majority.
+    """
+    frame = dataset.frame.reset_index(drop=True)
+    labels = frame[dataset.label_column].to_numpy()
+    indices = stratified_split_indices(
+        labels, seed, validation_fraction, holdout_fraction, where=dataset.source
+    )
+    cap = dataset.scarce_train_rows if scarce_train_rows is None else scarce_train_rows
+    train_rows = indices.train
+    if cap:
+        counts = _class_counts(pd.Series(labels[train_rows]))
+        majority = max(counts, key=counts.get)
+        train_rows = cap_class_rows(train_rows, labels, {c: cap for c in counts if c != majority}, seed)
+    return TabularSplit(
+        train=frame.iloc[train_rows].reset_index(drop=True),
+        validation=frame.iloc[indices.validation].reset_index(drop=True),
+        holdout=frame.iloc[indices.holdout].reset_index(drop=True),
+        label_column=dataset.label_column,
+        name=dataset.name,
+        source=dataset.source,
+    )
+
+
+def _class_counts(labels: pd.Series) -> dict:
+    return {cls: int(n) for cls, n in labels.value_counts().sort_index().items()}
+
+
+def _write_meta(directory: Path, **meta) -> None:
+    (directory / "meta.json").write_text(json.dumps(meta, indent=2))
+
+
+def _read_meta(directory: Path) -> dict:
+    return json.loads((directory / "meta.json").read_text())

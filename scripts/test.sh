@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install, then run the whole test suite. pytest's exit code 5 (no tests collected) is a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+. .venv/bin/activate
+export NO_ALBUMENTATIONS_UPDATE=1
+python -m pytest -q -p no:cacheprovider "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+    echo "no tests were collected: failing" >&2
+    exit 1
+fi
+exit "$status"

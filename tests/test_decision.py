@@ -1,0 +1,45 @@
+import pytest
+
+from quality.decision import decide
+from quality.results import CheckResult, LiftEstimate, LiftReport
+
+
+def _report(ci_low, evaluated_on="validation"):
+    lift = LiftEstimate("balanced_accuracy", "real+synthetic", "real_only", ci_low + 0.02, ci_low, ci_low + 0.04)
+    return LiftReport(evaluated_on, 100, [0, 1, 2, 3, 4], ["lr"], {}, {}, [lift])
+
+
+PASSING = [CheckResult("validity", True, True), CheckResult("privacy", True, True),
+           CheckResult("fidelity", False, False, details="C2ST AUC 0.95")]
+
+
+def test_publishes_when_blocking_checks_pass_and_the_lower_bound_clears_min_lift():
+    decision = decide(PASSING, _report(0.01), min_lift=0.0, expected_checks=("validity", "privacy"))
+    assert decision.published and "lower bound above min_lift" in decision.reasons[0]
+
+
+def test_a_failed_non_blocking_check_does_not_reject():
+    assert decide(PASSING, _report(0.01)).published
+
+
+def test_rejects_on_a_failed_blocking_check_and_says_which():
+    checks = [CheckResult("privacy", False, True, details="3 exact copies")] + PASSING[:1]
+    decision = decide(checks, _report(0.05))
+    assert not decision.published
+    assert any("privacy" in r and "3 exact copies" in r for r in decision.reasons)
+
+
+@pytest.mark.parametrize("ci_low, min_lift", [(-0.01, 0.0), (0.0, 0.0), (0.02, 0.03)])
+def test_rejects_when_the_lower_bound_does_not_clear_min_lift(ci_low, min_lift):
+    decision = decide(PASSING, _report(ci_low), min_lift=min_lift)
+    assert not decision.published and "does not exceed" in decision.reasons[-1]
+
+
+def test_rejects_when_an_expected_check_did_not_run():
+    decision = decide(PASSING[:1], _report(0.05), expected_checks=("validity", "privacy"))
+    assert not decision.published and "'privacy' did not run" in decision.reasons[0]
+
+
+def test_the_holdout_split_never_decides():
+    with pytest.raises(ValueError, match="holdout"):
+        decide(PASSING, _report(0.05, evaluated_on="holdout"))

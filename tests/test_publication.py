@@ -1,0 +1,54 @@
+import json
+
+import pytest
+
+from quality.publication import latest_publication, publish_version, record_rejection, render_data_card
+
+
+def _writer(text):
+    def write(directory):
+        (directory / "data.txt").write_text(text)
+    return write
+
+
+def test_versions_increase_and_latest_points_at_the_newest(tmp_path):
+    first = publish_version(tmp_path, "cancer", _writer("one"))
+    second = publish_version(tmp_path, "cancer", _writer("two"))
+    assert (first.name, second.name) == ("v0001", "v0002")
+    assert latest_publication(tmp_path, "cancer") == second
+    assert (first / "data.txt").read_text() == "one"
+
+
+def test_a_failed_write_leaves_the_last_publication_intact(tmp_path):
+    good = publish_version(tmp_path, "cancer", _writer("good"))
+
+    def crash(directory):
+        (directory / "half.parquet").write_text("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        publish_version(tmp_path, "cancer", crash)
+    assert latest_publication(tmp_path, "cancer") == good
+    assert sorted(p.name for p in (tmp_path / "cancer").iterdir()) == ["LATEST", "v0001"]
+
+
+def test_rejections_are_recorded_beside_and_do_not_move_latest(tmp_path):
+    good = publish_version(tmp_path, "cancer", _writer("good"))
+    path = record_rejection(tmp_path, "cancer", {"decision": "rejected", "reasons": ["privacy failed"]})
+    assert json.loads(path.read_text())["reasons"] == ["privacy failed"]
+    assert latest_publication(tmp_path, "cancer") == good
+
+
+def test_data_card_markdown_lists_decision_checks_and_lift():
+    card = {
+        "dataset": "cancer", "decision": "published", "reasons": ["lift holds"],
+        "class_counts_before": {"malignant": 20}, "class_counts_after": {"malignant": 200},
+        "checks": [{"name": "privacy", "passed": True, "blocking": True, "metrics": {"copies": 0}, "details": "ok"}],
+        "lift": {"decision": {"evaluated_on": "validation", "n_eval_rows": 10, "seeds": [0], "classifiers": ["lr"],
+                              "scores": {"real_only": {"balanced_accuracy": 0.8}},
+                              "lifts": [{"method": "real+synthetic", "reference": "real_only",
+                                         "metric": "balanced_accuracy", "mean": 0.05, "ci_low": 0.01, "ci_high": 0.09}]}},
+    }
+    text = render_data_card(card)
+    assert "| privacy | pass | yes | copies=0 | ok |" in text
+    assert "+0.0500" in text and "validation split" in text
