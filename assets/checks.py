@@ -2,7 +2,6 @@
 run (Dagster skips what depends on a failed blocking check) and again inside published_dataset,
 which reads the stored results for the exact model version it is about to publish."""
 
-from __future__ import annotations
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 

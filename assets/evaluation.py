@@ -1,8 +1,6 @@
 """lift_report and published_dataset: prove the lift on real data, then publish only if it holds."""
 
-from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, asset
@@ -99,23 +97,30 @@ def stored_checks(storage: SynthliftStorage, partition, model_version: str) -> l
             for stored in storage.read_check_results(partition) if stored.get("model_version") == model_version]
 
 
-def data_card(context, split, model, synthetic, lift: LiftResult, checks, decision) -> dict[str, Any]:
+def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:
+    """The part of a data card every outcome has: what was augmented, how, and what was decided."""
     steps = steps_for(split)
     before = steps.class_counts(split)
-    after = {c: n + int(synthetic.counts.get(c, 0)) for c, n in before.items()}
     return {
         "dataset": split.name,
         "source": split.source,
         "modality": steps.MODALITY,
         "created_at": utc_now(),
-        "run_id": context.run.run_id,
         "decision": decision.label,
         "reasons": decision.reasons,
         "gate": decision.gate,
         "model_version": synthetic.model_version,
         "class_counts_before": before,
-        "class_counts_after": after,
+        "class_counts_after": {c: n + int(synthetic.counts.get(c, 0)) for c, n in before.items()},
         "checks": [c.to_dict() for c in checks],
+        "lift": {},
+    }
+
+
+def data_card(context, split, model, synthetic, lift: LiftResult, checks, decision) -> dict[str, Any]:
+    return {
+        **card_header(split, synthetic, checks, decision),
+        "run_id": context.run.run_id,
         "lift": {"decision": lift.decision_report, "final": lift.final_report},
         "lift_notes": (
             "The 'decision' lift is measured on the validation split and decides publication; the 'final' "
@@ -123,7 +128,7 @@ def data_card(context, split, model, synthetic, lift: LiftResult, checks, decisi
         ),
         "baselines": lift.extras,
         "config": {
-            "generator": asdict(model.config) if is_dataclass(model.config) else str(model.config),
+            "generator": model.config.to_dict(),
             "sampling_seed": synthetic.seed,
             "run_config": context.run.run_config,
         },

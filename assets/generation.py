@@ -1,6 +1,5 @@
 """gan_generator and synthetic_samples: learn each class from the train split, then fill the gap."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, asset
 

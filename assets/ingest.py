@@ -1,6 +1,5 @@
 """raw_dataset and dataset_split: read the source, then split it so the holdout stays untouched."""
 
-from __future__ import annotations
 
 from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset, asset_check
 

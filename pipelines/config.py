@@ -1,6 +1,5 @@
 """Typed run configuration of each step; every default runs the embedded demo."""
 
-from __future__ import annotations
 
 import json
 from typing import Optional, Union

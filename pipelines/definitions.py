@@ -1,6 +1,7 @@
 """The single Definitions object that `dagster dev` (via workspace.yaml) and the CLI load."""
 
-from __future__ import annotations
+
+from typing import Optional
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
@@ -17,12 +18,12 @@ ASSET_CHECKS = [every_class_in_every_split, *synthetic_checks]
 
 augmentation_job = define_asset_job(
     "augmentation_job",
-    selection=AssetSelection.all(include_sources=False),
+    selection=AssetSelection.all(),
     description="Ingest, train, generate, check, measure lift and publish one dataset.",
 )
 
 
-def build_resources(storage: SynthliftStorage | None = None) -> dict:
+def build_resources(storage: Optional[SynthliftStorage] = None) -> dict:
     storage = storage or default_storage()
     return {
         "storage": storage,

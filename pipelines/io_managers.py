@@ -4,16 +4,15 @@ Every artefact type exposes ``save(directory)`` and a ``load(directory)`` classm
 records the type's import path beside the files so the next step can load it.
 """
 
-from __future__ import annotations
 
 import importlib
 import json
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+from dagster import AssetKey, ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
 from pipelines.resources import SynthliftStorage
 
@@ -28,7 +27,7 @@ class ArtifactIOManager(ConfigurableIOManager):
             raise TypeError(
                 f"{type(obj).__name__} cannot be stored as files: it needs save(directory) and load(directory)"
             )
-        final = self._path(context)
+        final = self._path(context.asset_key, context.partition_key if context.has_partition_key else None)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
         try:
@@ -41,17 +40,17 @@ class ArtifactIOManager(ConfigurableIOManager):
         context.add_output_metadata({"path": str(final)})
 
     def load_input(self, context: InputContext) -> Any:
-        path = self._path(context.upstream_output) if context.upstream_output else None
-        if path is None or not (path / TYPE_FILE).exists():
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        path = self._path(context.asset_key, partition)
+        if not (path / TYPE_FILE).exists():
             raise FileNotFoundError(
                 f"no stored artefact for {context.asset_key.to_user_string()} at {path}; materialize it first"
             )
         kind = json.loads((path / TYPE_FILE).read_text())
         return getattr(importlib.import_module(kind["module"]), kind["name"]).load(path)
 
-    def _path(self, context: OutputContext) -> Path:
-        partition = context.partition_key if context.has_partition_key else "default"
-        return self.storage.artifacts_root.joinpath(*context.asset_key.path, partition)
+    def _path(self, asset_key: AssetKey, partition: Optional[str]) -> Path:
+        return self.storage.artifacts_root.joinpath(*asset_key.path, partition or "default")
 
 
 def _swap_into_place(staging: Path, final: Path) -> None:

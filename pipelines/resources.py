@@ -1,6 +1,5 @@
 """Resources: where artefacts and publications live, and which torch device trains."""
 
-from __future__ import annotations
 
 import json
 import os

@@ -9,12 +9,11 @@ from typing import Any
 from dagster import DagsterInstance, materialize
 
 from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
-from assets.evaluation import stored_checks
-from assets.steps import steps_for
+from assets.evaluation import card_header, stored_checks
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_resources
 from pipelines.resources import SynthliftStorage
-from quality.decision import decide
-from quality.publication import record_rejection, utc_now
+from quality.decision import Decision, decide
+from quality.publication import record_rejection
 
 
 class RunFailed(Exception):
@@ -65,22 +64,8 @@ def summarise_blocked(storage: SynthliftStorage, split, synthetic) -> dict[str, 
     decision = decide(checks, None, expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS))
     reasons = [r if r != "no lift was measured" else "lift was not measured: a blocking check failed first"
                for r in decision.reasons]
-    steps = steps_for(split)
-    before = steps.class_counts(split)
-    card = {
-        "dataset": split.name,
-        "source": split.source,
-        "modality": steps.MODALITY,
-        "created_at": utc_now(),
-        "decision": "rejected",
-        "reasons": reasons,
-        "gate": decision.gate,
-        "model_version": synthetic.model_version,
-        "class_counts_before": before,
-        "class_counts_after": {c: n + int(synthetic.counts.get(c, 0)) for c, n in before.items()},
-        "checks": [c.to_dict() for c in checks],
-        "lift": {},
-    }
+    blocked = Decision(published=False, reasons=reasons, gate=decision.gate)
+    card = card_header(split, synthetic, checks, blocked)
     record_rejection(storage.publish_root, split.name, card)
     return summarise(split, synthetic, card, None)
 

@@ -1,0 +1,507 @@
+"""Quality checks of synthetic table rows against the real train split: validity, fidelity, diversity, privacy.
+
+Every threshold, scaler and encoder is derived from ``train`` only; ``validation`` is used only as
+the privacy baseline. Synthetic rows are usually class-balancing rows (mostly minority classes),
+so fidelity, spread and the privacy baseline compare like with like: class by class, or with the
+real side reweighted to the synthetic class mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from quality.artifacts import PROVENANCE_COLUMNS
+from quality.gx_suite import expectation_suite_spec, is_numeric_column, run_suite
+from quality.results import CheckResult
+
+MISSING = "__missing__"
+C2ST_MIN_ROWS_PER_SIDE = 10
+C2ST_FOLDS = 5
+C2ST_TREES = 100
+WORST_COLUMNS_REPORTED = 3
+MAX_PROBLEMS_LISTED = 5
+
+
+@dataclass(frozen=True)
+class TrainEncoding:
+    """A numeric encoding fitted on train: numeric columns standardised (missing -> the train mean,
+    plus a missing flag where train has missing values), categorical columns one-hot over the train
+    categories (missing is a category of its own; unseen values encode as all zeros)."""
+
+    numeric: list[str]
+    means: np.ndarray
+    scales: np.ndarray
+    flagged_missing: list[str]
+    categories: dict[str, list[str]]
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        values = _numeric_values(frame, self.numeric)
+        standardised = np.nan_to_num((values - self.means) / self.scales, nan=0.0, posinf=0.0, neginf=0.0)
+        blocks = [standardised, frame[self.flagged_missing].isna().to_numpy(dtype=float)]
+        for name, categories in self.categories.items():
+            codes = pd.Categorical(_category_strings(frame[name]), categories=categories).codes
+            blocks.append((codes[:, None] == np.arange(len(categories))[None, :]).astype(float))
+        return np.hstack(blocks)
+
+
+def fit_train_encoding(train: pd.DataFrame, columns: list[str]) -> TrainEncoding:
+    """Fit :class:`TrainEncoding` on the given columns of the real train split."""
+    numeric = [name for name in columns if is_numeric_column(train[name])]
+    categorical = [name for name in columns if name not in numeric]
+    values = _numeric_values(train, numeric)
+    with np.errstate(all="ignore"):
+        means = np.nan_to_num(np.nanmean(values, axis=0)) if numeric else np.empty(0)
+        scales = np.nanstd(values, axis=0) if numeric else np.empty(0)
+    scales = np.where(np.isfinite(scales) & (scales > 0), scales, 1.0)
+    return TrainEncoding(
+        numeric=numeric,
+        means=means,
+        scales=scales,
+        flagged_missing=[name for name in numeric if train[name].isna().any()],
+        categories={name: sorted(_category_strings(train[name]).unique().tolist()) for name in categorical},
+    )
+
+
+def validity_check(
+    train: pd.DataFrame, synthetic: pd.DataFrame, label_column: str, range_margin: float = 0.0
+) -> CheckResult:
+    """Blocking: synthetic rows meet the GX suite derived from train, carry only train labels and no infinities.
+
+    ``range_margin`` widens the numeric ranges (see :func:`quality.gx_suite.expectation_suite_spec`).
+    """
+    _require_label(train, label_column)
+    synthetic = synthetic.drop(columns=[c for c in PROVENANCE_COLUMNS if c in synthetic and c not in train])
+    threshold = {"unknown_labels": 0, "infinite_values": 0, "failed_expectations": 0}
+    if synthetic.empty:
+        return CheckResult(
+            "validity", False, True, {"n_rows": 0}, threshold,
+            "the synthetic frame has no rows: nothing was generated, so nothing can be published",
+        )
+    problems = []
+    unknown = _unknown_labels(train, synthetic, label_column)
+    if unknown:
+        known = _ordered(train[label_column].dropna().unique().tolist())
+        problems.append(f"label(s) {unknown} in column {label_column!r} are not among the train labels {known}")
+    infinite = _infinite_counts(synthetic)
+    if infinite:
+        problems.append("infinite values in " + ", ".join(f"{name!r} ({count})" for name, count in infinite.items()))
+
+    suite = run_suite(expectation_suite_spec(train, range_margin), synthetic, suite_name="synthetic_validity")
+    failed = [entry for entry in suite["expectations"] if not entry["success"]]
+    problems.extend(_describe_failed_expectation(entry) for entry in failed)
+    metrics = {
+        "n_rows": int(len(synthetic)),
+        "unknown_labels": len(unknown),
+        "infinite_values": int(sum(infinite.values())),
+        "n_expectations": suite["n_expectations"],
+        "failed_expectations": len(failed),
+        "failed_columns": ", ".join(sorted({str(entry["column"]) for entry in failed if entry["column"]})),
+    }
+    passed = not problems
+    if passed:
+        details = f"all {suite['n_expectations']} train-derived expectations hold on {len(synthetic)} synthetic rows"
+    else:
+        shown = problems[:MAX_PROBLEMS_LISTED]
+        more = f"; and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        details = "invalid synthetic rows: " + "; ".join(shown) + more
+    return CheckResult("validity", passed, True, metrics, threshold, details)
+
+
+def fidelity_check(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    label_column: str,
+    seed: int = 0,
+    max_c2st_auc: float = 0.9,
+    min_class_rows: int = 20,
+) -> CheckResult:
+    """Reported, not blocking: how hard synthetic rows are to tell from real ones, class by class.
+
+    A random forest two-sample test (cross-validated AUC, 0.5 = indistinguishable) on class-matched
+    samples (per class, the larger side is subsampled to the smaller), per class for classes with
+    ``min_class_rows`` rows on both sides, and per column KS (numeric) / total variation
+    (categorical) and the numeric correlation gap, each averaged over classes weighted by the
+    synthetic class share.
+    """
+    columns = _train_columns(train, label_column, synthetic=synthetic)
+    synthetic = synthetic[columns]
+    features = [name for name in columns if name != label_column]
+    classes, weights = _shared_classes(train, synthetic, label_column)
+    threshold = {"max_c2st_auc": max_c2st_auc}
+    if not classes:
+        details = "no class occurs in both the train split and the synthetic rows"
+        return CheckResult("fidelity", False, False, {}, threshold, details)
+
+    encoding = fit_train_encoding(train, features)
+    pairs = {
+        cls: (train[train[label_column] == cls], synthetic[synthetic[label_column] == cls]) for cls in classes
+    }
+    overall_auc, class_auc = _class_matched_c2st(pairs, encoding, seed, min_class_rows)
+    column_distance, correlation_gap = _marginal_gaps(pairs, weights, encoding)
+    worst = sorted(column_distance, key=column_distance.get, reverse=True)[:WORST_COLUMNS_REPORTED]
+    worst_columns = ", ".join(
+        f"{name} ({'KS' if name in encoding.numeric else 'TV'} {column_distance[name]:.2f})" for name in worst
+    )
+
+    aucs = {"all classes": overall_auc, **{f"class {cls!r}": auc for cls, auc in class_auc.items()}}
+    too_distinct = [f"{where} (AUC {auc:.2f})" for where, auc in aucs.items() if auc is not None and auc > max_c2st_auc]
+    metrics = {
+        "c2st_auc": overall_auc,
+        **{f"c2st_auc_class_{cls}": auc for cls, auc in class_auc.items()},
+        "max_column_distance": max(column_distance.values(), default=0.0),
+        "worst_columns": worst_columns,
+        "correlation_gap": correlation_gap,
+        "classes_compared": ", ".join(str(cls) for cls in classes),
+    }
+    if overall_auc is None:
+        summary = "too few class-matched rows for a two-sample test"
+    else:
+        summary = f"a classifier tells synthetic from real train rows with AUC {overall_auc:.2f} (0.5: cannot)"
+    if too_distinct:
+        verdict = f"too distinguishable: {', '.join(too_distinct)} > {max_c2st_auc}"
+    else:
+        verdict = f"within {max_c2st_auc}"
+    details = (
+        f"{summary}, {verdict}; least faithful columns: {worst_columns or 'none'}; "
+        f"correlation gap {correlation_gap:.3f}"
+    )
+    return CheckResult("fidelity", not too_distinct, False, metrics, threshold, details)
+
+
+def diversity_check(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    label_column: str,
+    max_duplicate_rate: float = 0.05,
+    min_spread_ratio: float = 0.5,
+) -> CheckResult:
+    """Blocking: fails on mode collapse.
+
+    Duplicate rate among synthetic rows must stay at most ``max_duplicate_rate`` (or the train
+    split's own duplicate rate, if higher: discrete tables repeat rows naturally), and in each class
+    the synthetic spread (mean per-feature standard deviation in the train-standardised space) must
+    be at least ``min_spread_ratio`` of the real class's spread.
+    """
+    columns = _train_columns(train, label_column, synthetic=synthetic)
+    synthetic = synthetic[columns]
+    features = [name for name in columns if name != label_column]
+    encoding = fit_train_encoding(train, features)
+    duplicate_rate = _duplicate_rate(synthetic, columns, encoding.numeric)
+    train_duplicate_rate = _duplicate_rate(train, columns, encoding.numeric)
+    allowed_duplicate_rate = max(max_duplicate_rate, train_duplicate_rate)
+
+    spread_ratio, skipped = {}, []
+    for cls in _ordered(synthetic[label_column].dropna().unique().tolist()):
+        real_rows = encoding.transform(train[train[label_column] == cls])
+        synthetic_rows = encoding.transform(synthetic[synthetic[label_column] == cls])
+        real_spread = _spread(real_rows)
+        if len(synthetic_rows) < 2 or len(real_rows) < 2 or real_spread == 0:
+            skipped.append(cls)
+            continue
+        spread_ratio[cls] = _spread(synthetic_rows) / real_spread
+
+    collapsed = [cls for cls, ratio in spread_ratio.items() if ratio < min_spread_ratio]
+    problems = []
+    if duplicate_rate > allowed_duplicate_rate:
+        problems.append(f"{duplicate_rate:.1%} of synthetic rows are duplicates (allowed {allowed_duplicate_rate:.1%})")
+    if collapsed:
+        problems.append(
+            "collapsed class(es): "
+            + ", ".join(f"{cls!r} (spread {spread_ratio[cls]:.2f} of real)" for cls in collapsed)
+        )
+    metrics = {
+        "duplicate_rate": duplicate_rate,
+        "train_duplicate_rate": train_duplicate_rate,
+        "min_spread_ratio": min(spread_ratio.values()) if spread_ratio else None,
+        **{f"spread_ratio_class_{cls}": ratio for cls, ratio in spread_ratio.items()},
+    }
+    threshold = {"max_duplicate_rate": allowed_duplicate_rate, "min_spread_ratio": min_spread_ratio}
+    per_class = ", ".join(f"{cls!r} {ratio:.2f}" for cls, ratio in spread_ratio.items()) or "none measurable"
+    note = f"; too few rows to judge class(es) {skipped}" if skipped else ""
+    if problems:
+        details = "mode collapse: " + "; ".join(problems) + note
+    else:
+        details = (
+            f"duplicate rate {duplicate_rate:.1%} (allowed {allowed_duplicate_rate:.1%}); "
+            f"synthetic/real spread per class: "
+            f"{per_class} (min {min_spread_ratio}){note}"
+        )
+    return CheckResult("diversity", not problems, True, metrics, threshold, details)
+
+
+def privacy_check(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    label_column: str,
+    quantile: float = 0.05,
+    max_close_fraction: float = 0.1,
+) -> CheckResult:
+    """Blocking: synthetic rows must not copy or hug real train records.
+
+    Exact copies of a train row's features must be zero. Each synthetic row's distance to the
+    closest train record (DCR, in the train-standardised space, label excluded) is compared with
+    the validation->train DCRs: at most ``max_close_fraction`` of synthetic rows may lie closer than
+    the baseline's ``quantile``. The baseline is reweighted to the synthetic class mix, since a
+    class's rows sit closer together when it has more of them.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
+    columns = _train_columns(train, label_column, synthetic=synthetic, validation=validation)
+    synthetic, validation = synthetic[columns], validation[columns]
+    features = [name for name in columns if name != label_column]
+    if validation.empty:
+        raise ValueError("validation is empty: the privacy check needs real rows outside train as its baseline")
+    threshold = {"exact_copies": 0, "max_close_fraction": max_close_fraction, "quantile": quantile}
+    if synthetic.empty:
+        return CheckResult("privacy", True, True, {"n_synthetic": 0}, threshold, "no synthetic rows: nothing can leak")
+
+    encoding = fit_train_encoding(train, features)
+    train_keys = _row_keys(train, features, encoding.numeric)
+    exact_copies = int(np.isin(_row_keys(synthetic, features, encoding.numeric), train_keys).sum())
+    synthetic_dcr, validation_dcr = _closest_train_distances(encoding, train, synthetic, validation)
+    weights = _class_mix_weights(validation[label_column], synthetic[label_column])
+    dcr_threshold = _weighted_quantile(validation_dcr, weights, quantile)
+    close_fraction = float(np.mean(synthetic_dcr < dcr_threshold))
+
+    metrics = {
+        "n_synthetic": int(len(synthetic)),
+        "exact_copies": exact_copies,
+        "close_fraction": close_fraction,
+        "dcr_threshold": dcr_threshold,
+        "median_dcr_synthetic": float(np.median(synthetic_dcr)),
+        "median_dcr_validation": float(np.median(validation_dcr)),
+    }
+    problems = []
+    if exact_copies:
+        problems.append(f"{exact_copies} synthetic row(s) copy a real train record exactly")
+    if close_fraction > max_close_fraction:
+        problems.append(
+            f"{close_fraction:.1%} of synthetic rows lie closer to a train record than the {quantile:.0%} quantile "
+            f"of real validation rows ({dcr_threshold:.3f}); at most {max_close_fraction:.0%} may"
+        )
+    medians = (
+        f"median DCR synthetic {metrics['median_dcr_synthetic']:.3f} "
+        f"vs validation {metrics['median_dcr_validation']:.3f}"
+    )
+    if problems:
+        details = "too close to real records: " + "; ".join(problems) + f" ({medians})"
+    else:
+        details = (
+            f"no exact copies; {close_fraction:.1%} of synthetic rows closer than the baseline's "
+            f"{quantile:.0%} quantile (at most {max_close_fraction:.0%}); {medians}"
+        )
+    return CheckResult("privacy", not problems, True, metrics, threshold, details)
+
+
+# --- inputs -----------------------------------------------------------------------------------------
+
+
+def _require_label(train: pd.DataFrame, label_column: str) -> None:
+    if label_column not in train:
+        raise ValueError(f"label_column {label_column!r} is not a column of train; columns: {list(train.columns)}")
+
+
+def _train_columns(train: pd.DataFrame, label_column: str, **frames: pd.DataFrame) -> list[str]:
+    """The train columns, checked to exist in every other frame (extra columns are ignored)."""
+    _require_label(train, label_column)
+    for name, frame in frames.items():
+        missing = [column for column in train.columns if column not in frame]
+        if missing:
+            raise ValueError(f"{name} lacks train column(s) {missing}; every frame must carry the train columns")
+    return list(train.columns)
+
+
+def _ordered(values: list) -> list:
+    return sorted(values, key=lambda value: (str(type(value)), value))
+
+
+def _category_strings(column: pd.Series) -> pd.Series:
+    """Categorical values as strings, missing as a category of its own (deterministic, dtype-agnostic)."""
+    return column.astype(object).where(column.notna(), MISSING).astype(str)
+
+
+def _row_keys(frame: pd.DataFrame, columns: list[str], numeric: list[str]) -> np.ndarray:
+    """One hash per row, equal for rows with equal values whatever the column dtypes (int 1 == float 1.0);
+    ``numeric`` names the columns that are numeric in train."""
+    normalised = pd.DataFrame(
+        {
+            name: pd.to_numeric(frame[name], errors="coerce").astype(float) if name in numeric
+            else _category_strings(frame[name])
+            for name in columns
+        },
+        index=frame.index,
+    )
+    return pd.util.hash_pandas_object(normalised, index=False).to_numpy()
+
+
+def _duplicate_rate(frame: pd.DataFrame, columns: list[str], numeric: list[str]) -> float:
+    if frame.empty:
+        return 0.0
+    return float(pd.Series(_row_keys(frame, columns, numeric)).duplicated().mean())
+
+
+def _numeric_values(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    if not columns:
+        return np.empty((len(frame), 0))
+    try:
+        return frame[columns].to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        wrong = [name for name in columns if not is_numeric_column(frame[name])]
+        raise ValueError(
+            f"column(s) {wrong} are numeric in train but hold non-numeric values here; run the validity check first"
+        ) from None
+
+
+def _unknown_labels(train: pd.DataFrame, synthetic: pd.DataFrame, label_column: str) -> list:
+    if label_column not in synthetic:
+        return []
+    known = set(train[label_column].dropna().tolist())
+    return _ordered([label for label in synthetic[label_column].dropna().unique().tolist() if label not in known])
+
+
+def _infinite_counts(frame: pd.DataFrame) -> dict[str, int]:
+    numeric = [name for name in frame.columns if is_numeric_column(frame[name])]
+    counts = np.isinf(_numeric_values(frame, numeric)).sum(axis=0)
+    return {name: int(count) for name, count in zip(numeric, counts) if count}
+
+
+# --- fidelity ---------------------------------------------------------------------------------------
+
+
+def _shared_classes(train: pd.DataFrame, synthetic: pd.DataFrame, label_column: str) -> tuple[list, list[float]]:
+    """Classes in both frames, with each one's share of the synthetic rows among them."""
+    synthetic_counts = synthetic[label_column].value_counts()
+    known = set(train[label_column].dropna().tolist())
+    classes = _ordered([cls for cls in synthetic_counts.index.tolist() if cls in known])
+    total = float(sum(synthetic_counts[cls] for cls in classes))
+    return classes, [float(synthetic_counts[cls]) / total for cls in classes]
+
+
+def _class_matched_c2st(
+    pairs: dict, encoding: TrainEncoding, seed: int, min_class_rows: int
+) -> tuple[Optional[float], dict]:
+    """The two-sample AUC on every class pooled (each class balanced by subsampling), and per class
+    for classes with at least ``min_class_rows`` rows on both sides."""
+    rng = np.random.default_rng(seed)
+    real_parts, synthetic_parts, class_auc = [], [], {}
+    for cls, (real, synthetic) in pairs.items():
+        real_rows, synthetic_rows = _balance_by_subsampling(
+            encoding.transform(real), encoding.transform(synthetic), rng
+        )
+        real_parts.append(real_rows)
+        synthetic_parts.append(synthetic_rows)
+        if len(real_rows) >= min_class_rows:
+            class_auc[cls] = _c2st_auc(real_rows, synthetic_rows, seed)
+    return _c2st_auc(np.vstack(real_parts), np.vstack(synthetic_parts), seed), class_auc
+
+
+def _marginal_gaps(pairs: dict, weights: list[float], encoding: TrainEncoding) -> tuple[dict[str, float], float]:
+    """Per-column KS/TV distance and the correlation gap, each averaged over classes by ``weights``."""
+    features = encoding.numeric + list(encoding.categories)
+    column_distance = {name: 0.0 for name in features}
+    correlation_gap = 0.0
+    for (real, synthetic), weight in zip(pairs.values(), weights):
+        for name in features:
+            column_distance[name] += weight * _column_distance(real[name], synthetic[name], encoding)
+        correlation_gap += weight * _correlation_gap(real[encoding.numeric], synthetic[encoding.numeric])
+    return column_distance, correlation_gap
+
+
+def _balance_by_subsampling(
+    real_rows: np.ndarray, synthetic_rows: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    size = min(len(real_rows), len(synthetic_rows))
+    real_keep = np.sort(rng.choice(len(real_rows), size=size, replace=False))
+    synthetic_keep = np.sort(rng.choice(len(synthetic_rows), size=size, replace=False))
+    return real_rows[real_keep], synthetic_rows[synthetic_keep]
+
+
+def _c2st_auc(real_rows: np.ndarray, synthetic_rows: np.ndarray, seed: int) -> Optional[float]:
+    """Cross-validated AUC of a random forest telling the two equal-sized samples apart (None if too few)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    if len(real_rows) < C2ST_MIN_ROWS_PER_SIDE:
+        return None
+    features = np.vstack([real_rows, synthetic_rows])
+    is_synthetic = np.r_[np.zeros(len(real_rows)), np.ones(len(synthetic_rows))]
+    forest = RandomForestClassifier(n_estimators=C2ST_TREES, min_samples_leaf=2, n_jobs=1, random_state=seed)
+    folds = StratifiedKFold(n_splits=min(C2ST_FOLDS, len(real_rows)), shuffle=True, random_state=seed)
+    scores = cross_val_predict(forest, features, is_synthetic, cv=folds, method="predict_proba")[:, 1]
+    return float(roc_auc_score(is_synthetic, scores))
+
+
+def _column_distance(real: pd.Series, synthetic: pd.Series, encoding: TrainEncoding) -> float:
+    """KS statistic for a numeric column, total-variation distance for a categorical one."""
+    from scipy.stats import ks_2samp
+
+    if real.name in encoding.numeric:
+        real_values = real.to_numpy(dtype=float, na_value=np.nan)
+        synthetic_values = synthetic.to_numpy(dtype=float, na_value=np.nan)
+        real_values = real_values[np.isfinite(real_values)]
+        synthetic_values = synthetic_values[np.isfinite(synthetic_values)]
+        if not len(real_values) or not len(synthetic_values):
+            return 0.0
+        return float(ks_2samp(real_values, synthetic_values).statistic)
+    real_share = _category_strings(real).value_counts(normalize=True)
+    synthetic_share = _category_strings(synthetic).value_counts(normalize=True)
+    return float(0.5 * real_share.sub(synthetic_share, fill_value=0.0).abs().sum())
+
+
+def _correlation_gap(real: pd.DataFrame, synthetic: pd.DataFrame) -> float:
+    """Mean absolute difference between the numeric correlation matrices (upper triangle)."""
+    if real.shape[1] < 2 or len(real) < 3 or len(synthetic) < 3:
+        return 0.0
+    upper = np.triu_indices(real.shape[1], k=1)
+    gap = np.abs(real.astype(float).corr().to_numpy()[upper] - synthetic.astype(float).corr().to_numpy()[upper])
+    return float(np.nanmean(gap)) if np.isfinite(gap).any() else 0.0
+
+
+# --- diversity and privacy --------------------------------------------------------------------------
+
+
+def _spread(rows: np.ndarray) -> float:
+    if len(rows) < 2:
+        return 0.0
+    return float(np.mean(np.std(rows, axis=0, ddof=1)))
+
+
+def _closest_train_distances(encoding: TrainEncoding, train: pd.DataFrame, *queries: pd.DataFrame) -> list[np.ndarray]:
+    from sklearn.neighbors import NearestNeighbors
+
+    index = NearestNeighbors(n_neighbors=1).fit(encoding.transform(train))
+    return [index.kneighbors(encoding.transform(query))[0][:, 0] for query in queries]
+
+
+def _class_mix_weights(baseline_labels: pd.Series, target_labels: pd.Series) -> np.ndarray:
+    """Row weights that give the baseline rows the target's class mix (uniform if no class is shared)."""
+    baseline_counts = baseline_labels.value_counts()
+    target_share = target_labels.value_counts(normalize=True)
+    shared = [cls for cls in target_share.index if cls in baseline_counts.index]
+    if not shared:
+        return np.ones(len(baseline_labels))
+    per_class = {cls: target_share[cls] / baseline_counts[cls] for cls in shared}
+    return baseline_labels.map(per_class).fillna(0.0).to_numpy(dtype=float)
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, quantile: float) -> float:
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    position = np.searchsorted(cumulative, quantile * cumulative[-1], side="left")
+    return float(values[order][min(position, len(values) - 1)])
+
+
+def _describe_failed_expectation(entry: dict) -> str:
+    where = f"column {entry['column']!r}" if entry["column"] is not None else "the table"
+    what = entry["type"].replace("expect_", "").replace("_", " ")
+    if "error" in entry:
+        return f"{where}: {what} could not be evaluated ({entry['error']})"
+    if "unexpected_count" in entry:
+        return f"{where}: {what} failed for {entry['unexpected_count']} row(s), e.g. {entry['unexpected_examples']}"
+    return f"{where}: {what} failed (observed {entry.get('observed_value')})"

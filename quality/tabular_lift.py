@@ -1,0 +1,242 @@
+"""The tabular downstream-lift protocol: real-only vs real+synthetic vs SMOTE and random oversampling.
+
+Every run fits one imbalanced-learn pipeline on that run's training rows only::
+
+    impute (median + missing flags; constant for categories)
+      -> resample (passthrough, SMOTE/SMOTENC or random oversampling)
+      -> encode (standardise numeric, one-hot categories; unseen categories encode as zeros)
+      -> classifier
+
+so nothing (imputer, resampler, scaler, encoder) ever sees the evaluation rows, and every method
+differs from the others only in its training rows or its resampler.
+
+The tree ensemble is a random forest: on a few hundred rows it needs no tuning and no early
+stopping (HistGradientBoosting's defaults are made for larger tables and its early stopping
+would carve a validation split out of already scarce rows), and its bootstrap makes the seed
+matter, so repeated seeds measure training variance as well.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Hashable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin
+
+from quality.gx_suite import is_numeric_column
+from quality.lift import RunPrediction, build_lift_report
+from quality.results import LiftReport
+from quality.tabular_checks import MISSING
+
+if TYPE_CHECKING:
+    from imblearn.pipeline import Pipeline
+
+REAL_ONLY = "real_only"
+REAL_PLUS_SYNTHETIC = "real+synthetic"
+REAL_PLUS_SMOTE = "real+smote"
+REAL_PLUS_RANDOM_OVERSAMPLING = "real+random_oversampling"
+FOREST_TREES = 150
+
+
+def _logistic_regression(seed: int) -> ClassifierMixin:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=2000, random_state=seed)
+
+
+def _random_forest(seed: int) -> ClassifierMixin:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=1, random_state=seed)
+
+
+CLASSIFIERS: dict[str, Callable[[int], ClassifierMixin]] = {
+    "logistic_regression": _logistic_regression,
+    "random_forest": _random_forest,
+}
+
+
+def minority_class(train: pd.DataFrame, label_column: str) -> Hashable:
+    """The least frequent label in train (ties: the first in sorted order)."""
+    if label_column not in train:
+        raise ValueError(f"label_column {label_column!r} is not a column of train; columns: {list(train.columns)}")
+    counts = train[label_column].value_counts()
+    if counts.empty:
+        raise ValueError(f"train has no labels in column {label_column!r}")
+    fewest = counts[counts == counts.min()].index.tolist()
+    return _sorted_labels(fewest)[0]
+
+
+def downstream_pipeline(
+    train: pd.DataFrame,
+    label_column: str,
+    classifier: str,
+    seed: int,
+    resampler: Optional[str] = None,
+) -> "Pipeline":
+    """An unfitted imblearn ``Pipeline`` for one run: impute -> resample -> encode -> classifier.
+
+    ``resampler`` is None, ``"smote"`` (SMOTENC when there are categorical columns) or
+    ``"random_oversampling"``; both balance every class to the majority.
+    """
+    from imblearn.pipeline import Pipeline
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"unknown classifier {classifier!r}; choose from {sorted(CLASSIFIERS)}")
+    numeric, categorical = _feature_kinds(train, label_column)
+    impute = ColumnTransformer(
+        [
+            ("numeric", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), numeric),
+            ("categorical", SimpleImputer(strategy="constant", fill_value=MISSING), categorical),
+        ],
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    encode = ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), make_column_selector(dtype_include="number")),
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_exclude="number")),
+        ]
+    )
+    return Pipeline(
+        [
+            ("impute", impute),
+            ("resample", _resampler(resampler, train[label_column], numeric, categorical, seed)),
+            ("encode", encode),
+            ("classifier", CLASSIFIERS[classifier](seed)),
+        ]
+    )
+
+
+def tabular_lift_report(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    label_column: str,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    classifiers: Sequence[str] = ("logistic_regression", "random_forest"),
+    evaluated_on: str = "validation",
+    n_boot: int = 1000,
+    include_baselines: bool = True,
+) -> LiftReport:
+    """Train every classifier with every seed on each method's rows, score on ``evaluation``, and
+    report paired lifts over ``real_only`` (and ``real+smote`` when baselines are included)."""
+    _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)
+    columns = list(train.columns)
+    classes = _sorted_labels(train[label_column].dropna().unique().tolist())
+    for name, frame in (("synthetic", synthetic), ("evaluation", evaluation)):
+        unknown = sorted({str(label) for label in frame[label_column].tolist() if label not in classes})
+        if unknown:
+            raise ValueError(f"{name} label(s) {unknown} in {label_column!r} never occur in train {classes}")
+    training_rows = {
+        REAL_ONLY: (train, None),
+        REAL_PLUS_SYNTHETIC: (pd.concat([train, synthetic[columns]], ignore_index=True), None),
+    }
+    if include_baselines:
+        training_rows[REAL_PLUS_SMOTE] = (train, "smote")
+        training_rows[REAL_PLUS_RANDOM_OVERSAMPLING] = (train, "random_oversampling")
+
+    features = _model_frame(evaluation, train, label_column)
+    model_frames = {method: _model_frame(rows, train, label_column) for method, (rows, _) in training_rows.items()}
+    runs = []
+    for seed in seeds:
+        for classifier in classifiers:
+            for method, (rows, resampler) in training_rows.items():
+                pipeline = downstream_pipeline(train, label_column, classifier, seed, resampler)
+                pipeline.fit(model_frames[method], rows[label_column].to_numpy())
+                proba = _aligned_proba(pipeline, features, classes)
+                # the arg-max of the probabilities is what predict() returns for both classifiers
+                predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+                runs.append(RunPrediction(method, classifier, int(seed), y_pred=predicted, y_proba=proba))
+    return build_lift_report(
+        y_true=evaluation[label_column].to_numpy(),
+        runs=runs,
+        classes=classes,
+        minority_class=minority_class(train, label_column),
+        references=[REAL_ONLY, REAL_PLUS_SMOTE] if include_baselines else [REAL_ONLY],
+        evaluated_on=evaluated_on,
+        n_boot=n_boot,
+    )
+
+
+def _check_frames(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    label_column: str,
+    classifiers: Sequence[str],
+    seeds: Sequence[int],
+) -> None:
+    if label_column not in train:
+        raise ValueError(f"label_column {label_column!r} is not a column of train; columns: {list(train.columns)}")
+    for name, frame in (("synthetic", synthetic), ("evaluation", evaluation)):
+        missing = [column for column in train.columns if column not in frame]
+        if missing:
+            raise ValueError(f"{name} lacks train column(s) {missing}")
+    if evaluation.empty:
+        raise ValueError("evaluation has no rows to score the downstream classifiers on")
+    if train[label_column].nunique() < 2:
+        raise ValueError(f"train needs at least two classes in {label_column!r} to train a classifier")
+    unknown = [name for name in classifiers if name not in CLASSIFIERS]
+    if unknown or not classifiers:
+        raise ValueError(f"unknown or no classifiers {list(unknown)}; choose from {sorted(CLASSIFIERS)}")
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one training seed")
+
+
+def _feature_kinds(train: pd.DataFrame, label_column: str) -> tuple[list[str], list[str]]:
+    features = [name for name in train.columns if name != label_column]
+    numeric = [name for name in features if is_numeric_column(train[name])]
+    return numeric, [name for name in features if name not in numeric]
+
+
+def _model_frame(rows: pd.DataFrame, train: pd.DataFrame, label_column: str) -> pd.DataFrame:
+    """The feature columns of ``rows``: numeric ones as float, categorical ones as strings (missing
+    stays missing). A stateless cast, so one-hot encoding and SMOTENC see one type per column
+    whatever the source dtypes."""
+    numeric, categorical = _feature_kinds(train, label_column)
+    cast = {name: rows[name].astype(float) for name in numeric}
+    for name in categorical:
+        column = rows[name]
+        cast[name] = column.astype(object).where(column.notna(), np.nan).map(str, na_action="ignore").astype(object)
+    return pd.DataFrame(cast, index=rows.index)[numeric + categorical]
+
+
+def _resampler(name: Optional[str], labels: pd.Series, numeric: list[str], categorical: list[str], seed: int):
+    if name is None:
+        return "passthrough"
+    if name == "random_oversampling":
+        from imblearn.over_sampling import RandomOverSampler
+
+        return RandomOverSampler(sampling_strategy="auto", random_state=seed)
+    if name != "smote":
+        raise ValueError(f"unknown resampler {name!r}; choose None, 'smote' or 'random_oversampling'")
+    from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
+
+    counts = labels.value_counts()
+    smallest = counts.idxmin()
+    if counts.min() < 2:
+        raise ValueError(f"SMOTE needs at least 2 train rows of every class; class {smallest!r} has {counts.min()}")
+    neighbours = int(min(5, counts.min() - 1))
+    if categorical and not numeric:
+        return SMOTEN(k_neighbors=neighbours, random_state=seed)
+    if categorical:
+        return SMOTENC(categorical_features=categorical, k_neighbors=neighbours, random_state=seed)
+    return SMOTE(k_neighbors=neighbours, random_state=seed)
+
+
+def _aligned_proba(pipeline, features: pd.DataFrame, classes: list) -> np.ndarray:
+    """Class probabilities with one column per entry of ``classes``, in that order."""
+    proba = pipeline.predict_proba(features)
+    aligned = np.zeros((len(features), len(classes)))
+    position = {cls: i for i, cls in enumerate(classes)}
+    for column, cls in enumerate(pipeline.classes_.tolist()):
+        aligned[:, position[cls]] = proba[:, column]
+    return aligned
+
+
+def _sorted_labels(labels: list) -> list:
+    return sorted(labels, key=lambda label: (str(type(label)), label))

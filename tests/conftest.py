@@ -1,0 +1,37 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+BREASTMNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "breastmnist.npz"
+
+
+@pytest.fixture(scope="session")
+def breastmnist_path() -> Path:
+    if not BREASTMNIST.exists():
+        pytest.skip(f"BreastMNIST not found at {BREASTMNIST} (expected ../shared/data beside the checkout)")
+    return BREASTMNIST
+
+
+@pytest.fixture
+def patients_csv(tmp_path) -> Path:
+    """A small mixed-type, imbalanced table with missing values, where the label is learnable."""
+    rng = np.random.default_rng(7)
+    n_sick, n_well = 40, 160
+    outcome = np.array(["sick"] * n_sick + ["well"] * n_well)
+    is_sick = outcome == "sick"
+    frame = pd.DataFrame({
+        "age": np.where(is_sick, rng.normal(65, 8, len(outcome)), rng.normal(45, 10, len(outcome))).round().astype(int),
+        "marker": np.where(is_sick, rng.normal(2.0, 1.0, len(outcome)), rng.normal(0.0, 1.0, len(outcome))),
+        "pressure": rng.normal(120, 15, len(outcome)),
+        "smoker": np.where(rng.random(len(outcome)) < np.where(is_sick, 0.6, 0.2), "yes", "no"),
+        "outcome": outcome,
+    })
+    frame.loc[rng.choice(len(frame), 10, replace=False), "pressure"] = np.nan
+    path = tmp_path / "patients.csv"
+    frame.to_csv(path, index=False)
+    return path

@@ -1,0 +1,243 @@
+"""Tabular quality checks: each passes on good synthetic rows and fails where it must."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from quality.gx_suite import expectation_suite_spec, run_suite
+from quality.splitting import stratified_split_indices
+from quality.tabular_checks import (
+    diversity_check,
+    fidelity_check,
+    fit_train_encoding,
+    privacy_check,
+    validity_check,
+)
+
+LABEL = "diagnosis"
+
+
+@pytest.fixture(scope="module")
+def real() -> pd.DataFrame:
+    """breast_cancer with string labels, plus a categorical and an integer column."""
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.data.iloc[:, :12].copy()
+    rng = np.random.default_rng(7)
+    frame["site"] = rng.choice(["north", "south", "east"], size=len(frame))
+    frame["grade"] = rng.integers(1, 4, size=len(frame))
+    frame[LABEL] = np.array(["malignant", "benign"])[bunch.target]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def splits(real):
+    indices = stratified_split_indices(real[LABEL], seed=0)
+    return (
+        real.iloc[indices.train].reset_index(drop=True),
+        real.iloc[indices.validation].reset_index(drop=True),
+        real.iloc[indices.holdout].reset_index(drop=True),
+    )
+
+
+def gaussian_synthetic(train: pd.DataFrame, rows_per_class: int, seed: int) -> pd.DataFrame:
+    """Per class: numeric columns from a fitted Gaussian clipped to the train range, categories by frequency."""
+    rng = np.random.default_rng(seed)
+    numeric = [c for c in train.columns if c not in ("site", "grade", LABEL)]
+    parts = []
+    for cls, rows in train.groupby(LABEL):
+        values = rng.multivariate_normal(rows[numeric].mean(), rows[numeric].cov(), size=rows_per_class)
+        part = pd.DataFrame(np.clip(values, train[numeric].min(), train[numeric].max()), columns=numeric)
+        part["site"] = rng.choice(rows["site"].to_numpy(), size=rows_per_class)
+        part["grade"] = rng.choice(rows["grade"].to_numpy(), size=rows_per_class)
+        part[LABEL] = cls
+        parts.append(part)
+    synthetic = pd.concat(parts, ignore_index=True)[list(train.columns)]
+    synthetic["synthetic"] = True
+    synthetic["model_version"] = "test"
+    synthetic["seed"] = seed
+    return synthetic
+
+
+@pytest.fixture(scope="module")
+def good(splits):
+    return gaussian_synthetic(splits[0], rows_per_class=120, seed=1)
+
+
+# --- GX suite and validity ----------------------------------------------------------------------
+
+
+def test_suite_spec_is_plain_json_derived_from_train(splits):
+    train = splits[0]
+    spec = expectation_suite_spec(train)
+    assert json.loads(json.dumps(spec)) == spec
+    by_key = {(entry["type"], entry["kwargs"].get("column")): entry["kwargs"] for entry in spec}
+    assert set(by_key[("expect_table_columns_to_match_set", None)]["column_set"]) == set(train.columns)
+    radius = by_key[("expect_column_values_to_be_between", "mean radius")]
+    assert (radius["min_value"], radius["max_value"]) == (train["mean radius"].min(), train["mean radius"].max())
+    assert by_key[("expect_column_values_to_be_in_set", "site")]["value_set"] == ["east", "north", "south"]
+    assert ("expect_column_values_to_not_be_null", "site") in by_key
+    wider = {e["kwargs"].get("column"): e["kwargs"] for e in expectation_suite_spec(train, range_margin=0.1)
+             if e["type"] == "expect_column_values_to_be_between"}
+    assert wider["mean radius"]["min_value"] < radius["min_value"]
+
+
+def test_run_suite_reports_each_expectation(splits):
+    train = splits[0]
+    frame = train.head(50).copy()
+    frame.loc[0, "grade"] = 99
+    summary = run_suite(expectation_suite_spec(train), frame, suite_name="unit")
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["success"] is False and summary["n_failed"] == 1
+    failed = [entry for entry in summary["expectations"] if not entry["success"]]
+    assert failed[0]["column"] == "grade" and failed[0]["unexpected_count"] == 1
+    assert failed[0]["unexpected_examples"] == [99]
+
+
+def test_validity_passes_on_good_rows_and_ignores_provenance(splits, good):
+    result = validity_check(splits[0], good, LABEL)
+    assert result.passed and result.blocking, result.details
+    assert result.metrics["failed_expectations"] == 0
+    as_category = good.astype({"site": "category"})
+    assert validity_check(splits[0], as_category, LABEL).passed
+
+
+@pytest.mark.parametrize(
+    "corrupt, column",
+    [
+        (lambda f: f.assign(**{"mean radius": f["mean radius"].where(f.index != 3, 1e4)}), "mean radius"),
+        (lambda f: f.assign(site=f["site"].where(f.index != 3, "west")), "site"),
+        (lambda f: f.assign(site=f["site"].where(f.index != 3, None)), "site"),
+        (lambda f: f.assign(grade=f["grade"].astype(float) + 0.5), "grade"),
+        (lambda f: f.drop(columns=["mean texture"]), "mean texture"),
+    ],
+    ids=["out_of_range", "unknown_category", "null", "non_integer", "missing_column"],
+)
+def test_validity_fails_and_names_the_column(splits, good, corrupt, column):
+    result = validity_check(splits[0], corrupt(good.copy()), LABEL)
+    assert not result.passed
+    assert column in result.details
+
+
+def test_validity_fails_on_unknown_label_infinity_and_empty_frame(splits, good):
+    train = splits[0]
+    unknown_label = good.assign(**{LABEL: good[LABEL].where(good.index != 0, "healthy")})
+    result = validity_check(train, unknown_label, LABEL)
+    assert not result.passed and "'healthy'" in result.details and result.metrics["unknown_labels"] == 1
+
+    infinite = good.assign(**{"mean area": good["mean area"].where(good.index != 0, np.inf)})
+    result = validity_check(train, infinite, LABEL)
+    assert not result.passed and result.metrics["infinite_values"] == 1 and "'mean area'" in result.details
+
+    result = validity_check(train, good.iloc[:0], LABEL)
+    assert not result.passed and "no rows" in result.details
+
+
+# --- fidelity -----------------------------------------------------------------------------------
+
+
+def test_fidelity_same_distribution_is_indistinguishable_and_reproducible(splits):
+    train, validation, holdout = splits
+    same = pd.concat([validation, holdout], ignore_index=True)
+    result = fidelity_check(train, same, LABEL, seed=3)
+    assert result.passed and not result.blocking
+    assert 0.35 <= result.metrics["c2st_auc"] <= 0.65, result.details
+    assert result.metrics["max_column_distance"] < 0.3
+    assert fidelity_check(train, same, LABEL, seed=3).metrics == result.metrics
+    json.dumps(result.to_dict())
+
+
+def test_fidelity_flags_shifted_rows_and_names_the_columns(splits):
+    train, validation, holdout = splits
+    shifted = pd.concat([validation, holdout], ignore_index=True)
+    shifted["mean radius"] += 2 * train["mean radius"].std()
+    shifted["site"] = "north"
+    result = fidelity_check(train, shifted, LABEL, seed=3)
+    assert not result.passed
+    assert result.metrics["c2st_auc"] > 0.9
+    assert result.metrics["c2st_auc_class_benign"] > 0.9
+    assert result.metrics["worst_columns"].startswith("mean radius (KS")
+    assert "site (TV" in result.metrics["worst_columns"]
+
+
+# --- diversity ----------------------------------------------------------------------------------
+
+
+def test_diversity_passes_on_good_rows(splits, good):
+    result = diversity_check(splits[0], good, LABEL)
+    assert result.passed and result.blocking, result.details
+    assert result.metrics["duplicate_rate"] == 0.0
+    assert result.metrics["min_spread_ratio"] > 0.5
+
+
+def test_diversity_fails_when_every_row_is_identical(splits, good):
+    collapsed = pd.concat([good.iloc[[0]]] * 60 + [good.iloc[[-1]]] * 60, ignore_index=True)
+    result = diversity_check(splits[0], collapsed, LABEL)
+    assert not result.passed
+    assert result.metrics["duplicate_rate"] > 0.9
+    assert "'benign'" in result.details and "'malignant'" in result.details
+
+
+def test_diversity_fails_on_near_identical_rows_without_duplicates(splits, good):
+    rng = np.random.default_rng(0)
+    collapsed = pd.concat([good.iloc[[0]]] * 60 + [good.iloc[[-1]]] * 60, ignore_index=True)
+    collapsed["mean radius"] += rng.normal(scale=1e-3, size=len(collapsed))
+    result = diversity_check(splits[0], collapsed, LABEL)
+    assert result.metrics["duplicate_rate"] == 0.0
+    assert not result.passed and "collapsed" in result.details
+    assert result.metrics["min_spread_ratio"] < 0.1
+
+
+# --- privacy ------------------------------------------------------------------------------------
+
+
+def test_privacy_passes_on_good_rows(splits, good):
+    train, validation, _ = splits
+    result = privacy_check(train, validation, good, LABEL)
+    assert result.passed and result.blocking, result.details
+    assert result.metrics["exact_copies"] == 0
+    assert result.metrics["close_fraction"] <= 0.1
+
+
+def test_privacy_fails_on_exact_copies_even_with_other_dtypes(splits, good):
+    train, validation, _ = splits
+    copies = pd.concat([good.head(100), train.head(3).astype({"grade": float})], ignore_index=True)
+    result = privacy_check(train, validation, copies, LABEL)
+    assert not result.passed
+    assert result.metrics["exact_copies"] == 3
+    assert "copy a real train record" in result.details
+
+
+def test_privacy_fails_on_jittered_train_rows(splits):
+    train, validation, _ = splits
+    rng = np.random.default_rng(0)
+    jittered = train.copy()
+    numeric = [c for c in train.columns if c not in ("site", "grade", LABEL)]
+    jittered[numeric] *= 1 + 1e-3 * rng.standard_normal(jittered[numeric].shape)
+    result = privacy_check(train, validation, jittered, LABEL)
+    assert result.metrics["exact_copies"] == 0
+    assert not result.passed and result.metrics["close_fraction"] > 0.9
+    assert result.metrics["median_dcr_synthetic"] < result.metrics["median_dcr_validation"]
+
+
+def test_encoding_is_fitted_on_train_only_and_ignores_unseen_categories(splits):
+    train, validation, _ = splits
+    encoding = fit_train_encoding(train, ["mean radius", "site"])
+    assert encoding.means[0] == pytest.approx(train["mean radius"].mean())
+    unseen = validation.head(2).assign(site=["west", None], **{"mean radius": [np.nan, train["mean radius"].mean()]})
+    encoded = encoding.transform(unseen)
+    np.testing.assert_array_equal(encoded, np.zeros((2, 4)))
+
+
+def test_checks_name_missing_columns(splits, good):
+    train, validation, _ = splits
+    with pytest.raises(ValueError, match="'mean texture'"):
+        privacy_check(train, validation, good.drop(columns=["mean texture"]), LABEL)
+    with pytest.raises(ValueError, match="label_column 'target'"):
+        diversity_check(train, good, "target")
+    with pytest.raises(ValueError, match="'mean radius'"):
+        privacy_check(train, validation, good.assign(**{"mean radius": "wide"}), LABEL)
