@@ -2,13 +2,13 @@
 run (Dagster skips what depends on a failed blocking check) and again inside published_dataset,
 which reads the stored results for the exact model version it is about to publish."""
 
-
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
 from assets.generation import synthetic_samples
 from assets.metadata import check_metadata
 from assets.steps import steps_for
 from pipelines.config import QualityThresholds
+from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
 
 BLOCKING_CHECKS = ("validity", "diversity", "privacy")
@@ -39,6 +39,7 @@ def _build_check(name: str):
         asset=synthetic_samples,
         name=f"{name}_check",
         blocking=blocking,
+        partitions_def=dataset_partitions,
         additional_ins={"dataset_split": AssetIn("dataset_split")},
         description=f"{name.capitalize()} of the synthetic samples ({'blocks publication' if blocking else 'reported'}).",
     )

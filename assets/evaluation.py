@@ -1,6 +1,5 @@
 """lift_report and published_dataset: prove the lift on real data, then publish only if it holds."""
 
-
 from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, asset
@@ -9,6 +8,7 @@ from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
 from assets.ingest import GROUP
 from assets.metadata import png_markdown
 from assets.steps import partition_of, steps_for, timed
+from pipelines.partitions import dataset_partitions
 from pipelines.config import LiftConfig, PublishConfig
 from pipelines.resources import SynthliftStorage
 from quality import plots
@@ -20,7 +20,7 @@ from quality.publication import (
 from quality.results import CheckResult, LiftReport
 
 
-@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"scikitlearn"})
+@asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"scikitlearn"})
 def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_split, synthetic_samples) -> LiftResult:
     """Downstream classifiers trained on real only, real + synthetic and the classic baselines, over
     several seeds; lift measured on the validation split (decides) and the holdout split (reported)."""
@@ -43,7 +43,7 @@ def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_spli
     return result
 
 
-@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"parquet"})
+@asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"parquet"})
 def published_dataset(
     context: AssetExecutionContext,
     config: PublishConfig,

@@ -1,15 +1,15 @@
 """gan_generator and synthetic_samples: learn each class from the train split, then fill the gap."""
 
-
 from dagster import AssetExecutionContext, asset
 
 from assets.ingest import GROUP
 from assets.steps import partition_of, progress_logger, steps_for, timed
+from pipelines.partitions import dataset_partitions
 from pipelines.config import GeneratorConfig, SamplingConfig
 from pipelines.resources import SynthliftStorage
 
 
-@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"pytorch"}, op_tags={"synthlift/gpu": "true"})
+@asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"pytorch"}, op_tags={"synthlift/gpu": "true"})
 def gan_generator(context: AssetExecutionContext, config: GeneratorConfig, dataset_split, storage: SynthliftStorage):
     """A class-conditional GAN trained on the train split only (state_dict + config + encoder state)."""
     steps = steps_for(dataset_split)
@@ -21,7 +21,7 @@ def gan_generator(context: AssetExecutionContext, config: GeneratorConfig, datas
     return model
 
 
-@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"pytorch"})
+@asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"pytorch"})
 def synthetic_samples(context: AssetExecutionContext, config: SamplingConfig, dataset_split, gan_generator):
     """Exactly the samples each class needs to reach the balancing target, with provenance columns."""
     steps = steps_for(dataset_split)

@@ -1,26 +1,42 @@
 """raw_dataset and dataset_split: read the source, then split it so the holdout stays untouched."""
 
-
 from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset, asset_check
 
 from assets.steps import steps_for, steps_for_source
+from pipelines.partitions import dataset_partitions
 from pipelines.config import DatasetConfig, SplitConfig
+from pipelines.resources import DatasetCatalog
 from quality.publication import markdown_table
 
 GROUP = "synthlift"
 
 
-@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"python"})
-def raw_dataset(context: AssetExecutionContext, config: DatasetConfig):
+@asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"python"})
+def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: DatasetCatalog):
     """The labelled data as read from its source and validated: tables (CSV, Parquet, built-in
-    breast_cancer/wine) or images (MedMNIST .npz, class folders, built-in digits)."""
+    breast_cancer/wine) or images (MedMNIST .npz, class folders, built-in digits). With no source in
+    the run config, the catalog entry named like the partition says where to read."""
+    config = resolved_dataset_config(config, context.partition_key, catalog)
     steps = steps_for_source(config.source)
-    dataset = steps.load(config)
+    dataset = steps.load(config, name=context.partition_key)
     context.add_output_metadata(steps.dataset_metadata(dataset))
     return dataset
 
 
-@asset(group_name=GROUP, io_manager_key="artifact_io", kinds={"python"})
+def resolved_dataset_config(config: DatasetConfig, partition: str, catalog: DatasetCatalog) -> DatasetConfig:
+    """Fill an empty source from the catalog entry named like the partition."""
+    if config.source:
+        return config
+    entry = catalog.entry(partition)
+    if entry is None:
+        raise ValueError(
+            f"dataset {partition!r}: no source in the run config (raw_dataset.config.source) and no valid "
+            f"entry named {partition!r} in the catalog {catalog.path}"
+        )
+    return DatasetConfig(source=entry.source, label=entry.label or "", image_size=entry.image_size)
+
+
+@asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"python"})
 def dataset_split(context: AssetExecutionContext, config: SplitConfig, raw_dataset):
     """Stratified train / validation / holdout split. Only train reaches a GAN, an encoder or a
     threshold; validation decides publication; holdout gives the final figures only."""
@@ -33,7 +49,7 @@ def dataset_split(context: AssetExecutionContext, config: SplitConfig, raw_datas
     return split
 
 
-@asset_check(asset=dataset_split, blocking=True, description="Every class is present in every split.")
+@asset_check(asset=dataset_split, blocking=True, partitions_def=dataset_partitions, description="Every class is present in every split.")
 def every_class_in_every_split(dataset_split) -> AssetCheckResult:
     sizes = steps_for(dataset_split).split_sizes(dataset_split)
     classes = {c for counts in sizes.values() for c in counts}

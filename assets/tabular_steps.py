@@ -24,8 +24,8 @@ MODALITY = "tabular"
 CLASSIC_BASELINE = "real+smote"
 
 
-def load(config: DatasetConfig) -> TabularDataset:
-    return load_table(config.source, config.label or None, config.name or None)
+def load(config: DatasetConfig, name: str) -> TabularDataset:
+    return load_table(config.source, config.label or None, name)
 
 
 def dataset_metadata(dataset: TabularDataset) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="augment one dataset and publish it only if it proves its lift")
     run.add_argument("source", help="breast_cancer, wine, digits, or a path to a CSV/Parquet/.npz file or image folder")
     run.add_argument("--label", default="", help="label column of a table")
-    run.add_argument("--name", default="", help="publication name (default: from the source)")
+    run.add_argument("--name", default="", help="dataset (partition and publication) name; default: from the source")
     run.add_argument("--out", default=os.environ.get("SYNTHLIFT_HOME", DEFAULT_OUT),
                      help=f"storage root for artefacts and publications (default: $SYNTHLIFT_HOME or {DEFAULT_OUT})")
     run.add_argument("--epochs", type=int, help="tabular GAN epochs (default 300)")
@@ -41,7 +41,7 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.image_steps is not None:
         generator["image_steps"] = args.image_steps
     ops = {
-        "raw_dataset": {"source": args.source, "label": args.label, "name": args.name},
+        "raw_dataset": {"source": args.source, "label": args.label},
         "dataset_split": {"seed": args.seed},
         "gan_generator": generator,
         "synthetic_samples": {"seed": args.seed, "sampling_strategy": args.sampling_strategy},
@@ -54,12 +54,18 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def dataset_name(args: argparse.Namespace) -> str:
+    from quality.sources import default_dataset_name
+
+    return args.name or default_dataset_name(args.source)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from pipelines.runner import RunFailed, run_augmentation  # Dagster is slow to import: after parsing
 
     try:
-        outcome = run_augmentation(run_config_from_args(args), Path(args.out))
+        outcome = run_augmentation(run_config_from_args(args), Path(args.out), dataset_name(args))
     except RunFailed as failure:
         print(f"synthlift: error: {failure}", file=sys.stderr)
         return 2

@@ -1,6 +1,5 @@
 """Typed run configuration of each step; every default runs the embedded demo."""
 
-
 import json
 from typing import Optional, Union
 
@@ -10,12 +9,12 @@ from pydantic import Field
 
 class DatasetConfig(Config):
     source: str = Field(
-        default="breast_cancer",
+        default="",
         description="A built-in name (breast_cancer, wine, digits), a CSV/Parquet file, a MedMNIST .npz "
-        "file, or a folder with one sub-folder of images per class.",
+        "file, or a folder with one sub-folder of images per class. Empty: the catalog entry named like "
+        "the partition.",
     )
     label: str = Field(default="", description="Label column of a table (built-ins know their own).")
-    name: str = Field(default="", description="Name of the publication; defaults to the source's name.")
     image_size: int = Field(default=28, description="Images from folders are resized to this many pixels.")
 
 

@@ -1,32 +1,28 @@
 """The single Definitions object that `dagster dev` (via workspace.yaml) and the CLI load."""
 
-
 from typing import Optional
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import Definitions
 
 from assets.checks import synthetic_checks
 from assets.evaluation import lift_report, published_dataset
 from assets.generation import gan_generator, synthetic_samples
 from assets.ingest import dataset_split, every_class_in_every_split, raw_dataset
+from pipelines.automation import augmentation_schedule, catalog_sensor
 from pipelines.config import QualityThresholds
 from pipelines.io_managers import ArtifactIOManager
-from pipelines.resources import SynthliftStorage, default_storage
+from pipelines.jobs import augmentation_job
+from pipelines.resources import SynthliftStorage, default_catalog, default_storage
 
 ASSETS = [raw_dataset, dataset_split, gan_generator, synthetic_samples, lift_report, published_dataset]
 ASSET_CHECKS = [every_class_in_every_split, *synthetic_checks]
-
-augmentation_job = define_asset_job(
-    "augmentation_job",
-    selection=AssetSelection.all(),
-    description="Ingest, train, generate, check, measure lift and publish one dataset.",
-)
 
 
 def build_resources(storage: Optional[SynthliftStorage] = None) -> dict:
     storage = storage or default_storage()
     return {
         "storage": storage,
+        "catalog": default_catalog(),
         "artifact_io": ArtifactIOManager(storage=storage),
         "thresholds": QualityThresholds(),
     }
@@ -36,5 +32,7 @@ defs = Definitions(
     assets=ASSETS,
     asset_checks=ASSET_CHECKS,
     jobs=[augmentation_job],
+    schedules=[augmentation_schedule],
+    sensors=[catalog_sensor],
     resources=build_resources(),
 )

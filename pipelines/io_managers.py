@@ -4,7 +4,6 @@ Every artefact type exposes ``save(directory)`` and a ``load(directory)`` classm
 records the type's import path beside the files so the next step can load it.
 """
 
-
 import importlib
 import json
 import shutil

@@ -1,6 +1,5 @@
 """Resources: where artefacts and publications live, and which torch device trains."""
 
-
 import json
 import os
 from pathlib import Path
@@ -47,3 +46,25 @@ class SynthliftStorage(ConfigurableResource):
 def default_storage() -> SynthliftStorage:
     """Storage under $SYNTHLIFT_HOME, or ./.synthlift when it is unset."""
     return SynthliftStorage(root=os.environ.get("SYNTHLIFT_HOME", ".synthlift"))
+
+
+class DatasetCatalog(ConfigurableResource):
+    """The catalog file of datasets (one partition each); see catalog.example.yaml."""
+
+    path: str = "catalog.example.yaml"
+
+    def load(self):
+        from pipelines.catalog import load_catalog
+
+        return load_catalog(self.path)
+
+    def entry(self, name: str):
+        """The valid catalog entry called ``name``, or None when the catalog has none."""
+        if not Path(self.path).exists():
+            return None
+        return next((entry for entry in self.load().entries if entry.name == name), None)
+
+
+def default_catalog() -> DatasetCatalog:
+    """The catalog at $SYNTHLIFT_CATALOG, or ./catalog.example.yaml when it is unset."""
+    return DatasetCatalog(path=os.environ.get("SYNTHLIFT_CATALOG", "catalog.example.yaml"))

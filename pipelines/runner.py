@@ -11,6 +11,7 @@ from dagster import DagsterInstance, materialize
 from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
 from assets.evaluation import card_header, stored_checks
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_resources
+from pipelines.partitions import DATASETS
 from pipelines.resources import SynthliftStorage
 from quality.decision import Decision, decide
 from quality.publication import record_rejection
@@ -20,14 +21,17 @@ class RunFailed(Exception):
     """The run stopped on an error (bad input, a crash) rather than on a decision."""
 
 
-def run_augmentation(run_config: dict[str, Any], out: Path) -> dict[str, Any]:
+def run_augmentation(run_config: dict[str, Any], out: Path, dataset: str) -> dict[str, Any]:
+    """Materialize every asset and check for the partition ``dataset``, in this process."""
     storage = SynthliftStorage(root=str(out))
     with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(DATASETS, [dataset])
         result = materialize(
             [*ASSETS, *ASSET_CHECKS],
             run_config=run_config,
             resources=build_resources(storage),
             instance=instance,
+            partition_key=dataset,
             raise_on_error=False,
         )
         errors = [event for event in result.all_events if event.is_step_failure]
@@ -39,7 +43,7 @@ def run_augmentation(run_config: dict[str, Any], out: Path) -> dict[str, Any]:
         record = result.output_for_node("published_dataset") if published else None
     if record is not None:
         return summarise(split, synthetic, record.card, record.output)
-    return summarise_blocked(storage, split, synthetic)
+    return summarise_blocked(storage, dataset, split, synthetic)
 
 
 def summarise(split, synthetic, card: dict[str, Any], output) -> dict[str, Any]:
@@ -58,9 +62,9 @@ def summarise(split, synthetic, card: dict[str, Any], output) -> dict[str, Any]:
     }
 
 
-def summarise_blocked(storage: SynthliftStorage, split, synthetic) -> dict[str, Any]:
+def summarise_blocked(storage: SynthliftStorage, dataset: str, split, synthetic) -> dict[str, Any]:
     """A blocking check failed, so Dagster skipped the lift and the publication: record the rejection."""
-    checks = stored_checks(storage, None, synthetic.model_version)
+    checks = stored_checks(storage, dataset, synthetic.model_version)
     decision = decide(checks, None, expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS))
     reasons = [r if r != "no lift was measured" else "lift was not measured: a blocking check failed first"
                for r in decision.reasons]

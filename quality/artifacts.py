@@ -94,3 +94,32 @@ class PublicationRecord:
     @classmethod
     def load(cls, directory: Path) -> "PublicationRecord":
         return cls(**json.loads((directory / "record.json").read_text()))
+
+
+@dataclass
+class SyntheticImages:
+    """Synthetic images with their labels and provenance, stored as one compressed npz."""
+
+    images: Any
+    labels: Any
+    class_names: list[str]
+    model_version: str
+    seed: int
+    counts: dict[str, int]
+
+    def save(self, directory: Path) -> None:
+        import numpy as np
+
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(directory / "synthetic.npz", images=self.images, labels=self.labels)
+        meta = {"class_names": self.class_names, "model_version": self.model_version, "seed": self.seed,
+                "counts": {str(k): int(v) for k, v in self.counts.items()}}
+        (directory / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> "SyntheticImages":
+        import numpy as np
+
+        with np.load(directory / "synthetic.npz") as arrays:
+            images, labels = arrays["images"], arrays["labels"]
+        return cls(images=images, labels=labels, **json.loads((directory / "meta.json").read_text()))

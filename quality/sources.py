@@ -29,3 +29,11 @@ def modality_of(source: str) -> str:
         f"{source}: unsupported source; use a CSV/Parquet table, a MedMNIST .npz file, "
         "a folder with one sub-folder of images per class, or a built-in name"
     )
+
+
+def default_dataset_name(source: str) -> str:
+    """The publication (and partition) name of a source: a built-in's name or the file/folder stem,
+    lower-cased with anything but letters, digits, '-' and '_' replaced."""
+    stem = source if source in BUILTIN_TABLES or source in IMAGE_BUILTINS else Path(source.rstrip("/")).stem
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stem.lower()).strip("_-")
+    return cleaned or "dataset"

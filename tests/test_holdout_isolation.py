@@ -30,9 +30,9 @@ def test_holdout_rows_reach_only_the_final_evaluation(tmp_path, monkeypatch, pat
 
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "5",
                                       "--lift-seeds", "2"])
-    run_augmentation(run_config_from_args(args), tmp_path)
+    run_augmentation(run_config_from_args(args), tmp_path, "patients")
 
-    holdout = pd.read_parquet(tmp_path / "artifacts" / "dataset_split" / "default" / "holdout.parquet")
+    holdout = pd.read_parquet(tmp_path / "artifacts" / "dataset_split" / "patients" / "holdout.parquet")
     holdout_markers = set(holdout["marker"].round(10))
     assert len(holdout_markers) == len(holdout) > 0
     for kind, frames in seen.items():

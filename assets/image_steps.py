@@ -1,0 +1,253 @@
+"""The image implementation of each pipeline step: glue between config, gan_models and quality."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+from dagster import MetadataValue
+
+from assets.metadata import png_markdown
+from gan_models.balancing import samples_to_generate
+from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, sample_grid
+from gan_models.runtime import state_fingerprint
+from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
+from quality import image_checks, plots
+from quality.artifacts import LiftResult, SyntheticImages
+from quality.image_features import FeatureExtractor, train_feature_extractor
+from quality.image_ingest import (
+    DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_image_folder, load_medmnist_npz,
+    split_images,
+)
+from quality.image_lift import image_lift_report
+from quality.publication import markdown_table
+from quality.results import CheckResult
+
+MODALITY = "image"
+GRID_ROWS_PER_CLASS = 8
+
+
+def load(config: DatasetConfig, name: str) -> ImageDataset:
+    source = config.source
+    if source == "digits":
+        dataset = load_digits_builtin(size=config.image_size)
+    elif source.lower().endswith(".npz"):
+        dataset = load_medmnist_npz(source)
+    else:
+        dataset = load_image_folder(source, size=config.image_size)
+    dataset.name = name
+    return dataset
+
+
+def dataset_metadata(dataset: ImageDataset) -> dict[str, Any]:
+    counts = np.bincount(dataset.labels, minlength=len(dataset.class_names))
+    return {
+        "modality": MODALITY,
+        "images": len(dataset.labels),
+        "image_shape": MetadataValue.json(list(dataset.images.shape[1:])),
+        "official_splits": MetadataValue.json(sorted(dataset.official_splits)),
+        "class_counts": MetadataValue.md(markdown_table(["class", "images"], list(zip(dataset.class_names, counts.tolist())))),
+    }
+
+
+def split(dataset: ImageDataset, config: SplitConfig) -> ImageSplit:
+    result = split_images(dataset, config.seed, config.validation_fraction, config.holdout_fraction,
+                          train_caps=_train_caps(dataset, config.scarce_train_rows))
+    result.name = dataset.name
+    return result
+
+
+def _train_caps(dataset: ImageDataset, scarce_train_rows: Optional[int]) -> Optional[dict[int, int]]:
+    if scarce_train_rows is None:
+        return dict(DIGITS_SCARCE_TRAIN_ROWS) if dataset.source == "digits" else None
+    if scarce_train_rows == 0:
+        return None
+    majority = int(np.bincount(dataset.labels).argmax())
+    return {c: scarce_train_rows for c in range(len(dataset.class_names)) if c != majority}
+
+
+def split_sizes(data: ImageSplit) -> dict[str, dict[str, int]]:
+    return {part: _named_counts(getattr(data, f"{part}_labels"), data.class_names)
+            for part in ("train", "validation", "holdout")}
+
+
+def class_counts(data: ImageSplit) -> dict[str, int]:
+    return _named_counts(data.train_labels, data.class_names)
+
+
+def _named_counts(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
+    counts = np.bincount(labels, minlength=len(class_names))
+    return {name: int(n) for name, n in zip(class_names, counts)}
+
+
+def gan_config(config: GeneratorConfig) -> ImageGANConfig:
+    return ImageGANConfig(architecture=config.architecture, loss=config.loss, steps=config.image_steps,
+                          seed=config.seed, device=config.device, checkpoint_every=config.checkpoint_every)
+
+
+def train(data: ImageSplit, config: GeneratorConfig, progress: Callable, checkpoint_dir: Optional[Path]) -> ImageGAN:
+    return ImageGAN(gan_config(config)).fit(data.train_images, data.train_labels, n_classes=data.n_classes,
+                                            progress=progress, checkpoint_dir=checkpoint_dir)
+
+
+def model_version(model) -> str:
+    if isinstance(model, PerClassImageGAN):
+        digest = hashlib.sha256("".join(model_version(m) for _, m in sorted(model.models.items())).encode())
+        return digest.hexdigest()[:12]
+    return state_fingerprint(model.generator_ema.state_dict())
+
+
+def training_metadata(model, data: ImageSplit, seconds: float) -> dict[str, Any]:
+    grid = sample_grid(data.train_images, data.train_labels, model, per_class=GRID_ROWS_PER_CLASS)
+    metadata: dict[str, Any] = {
+        "wall_seconds": seconds,
+        "model_version": model_version(model),
+        "sample_grid": png_markdown(plots.image_png(grid), "real (left) beside synthetic (right), per class"),
+    }
+    for name, value in model.metadata().items():
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            metadata[name] = value
+    history = _loss_history(model)
+    if history:
+        metadata["loss_curves"] = png_markdown(plots.loss_curves_png(history, x_key="step"), "loss curves")
+    return metadata
+
+
+def _loss_history(model) -> list[dict]:
+    if isinstance(model, PerClassImageGAN):
+        return []
+    return model.loss_history
+
+
+def generate(model, data: ImageSplit, config: SamplingConfig) -> SyntheticImages:
+    needed = samples_to_generate(dict(enumerate(np.bincount(data.train_labels, minlength=data.n_classes).tolist())),
+                                 _strategy_by_index(config.parsed_strategy(), data.class_names))
+    wanted = {cls: n for cls, n in needed.items() if n > 0}
+    chunks = list(model.sample(wanted, chunk_size=config.chunk_size, seed=config.seed)) if wanted else []
+    height, width, channels = data.train_images.shape[1:]
+    images = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros((0, height, width, channels), np.uint8)
+    labels = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64)
+    return SyntheticImages(images=images, labels=labels, class_names=data.class_names,
+                           model_version=model_version(model), seed=config.seed,
+                           counts={data.class_names[c]: n for c, n in needed.items()})
+
+
+def _strategy_by_index(strategy, class_names: list[str]):
+    """Dict strategies name classes; the GAN speaks class indices."""
+    if not isinstance(strategy, dict):
+        return strategy
+    index = {name: i for i, name in enumerate(class_names)}
+    return {index.get(str(name), name): count for name, count in strategy.items()}
+
+
+_EXTRACTORS: dict[str, FeatureExtractor] = {}
+
+
+def feature_extractor(data: ImageSplit) -> FeatureExtractor:
+    """The CNN feature space of the checks, trained on the real train split only; the checks of one
+    process share it (keyed by the exact train images and labels)."""
+    labels = np.ascontiguousarray(data.train_labels, dtype=np.int64)
+    key = hashlib.sha256(np.ascontiguousarray(data.train_images).tobytes() + labels.tobytes()).hexdigest()
+    if key not in _EXTRACTORS:
+        _EXTRACTORS.clear()
+        _EXTRACTORS[key] = train_feature_extractor(data.train_images, labels, seed=0, n_classes=data.n_classes)
+    return _EXTRACTORS[key]
+
+
+def run_check(name: str, data: ImageSplit, synthetic: SyntheticImages, thresholds: QualityThresholds) -> CheckResult:
+    if name == "validity":
+        expected = {data.class_names.index(c): n for c, n in synthetic.counts.items() if n > 0}
+        return image_checks.image_validity_check(data.train_images, synthetic.images, synthetic.labels,
+                                                 data.n_classes, expected_counts=expected)
+    extractor = feature_extractor(data)
+    if name == "fidelity":
+        return image_checks.image_fidelity_check(extractor, data.train_images, data.train_labels, synthetic.images,
+                                                 synthetic.labels, validation_images=data.validation_images,
+                                                 max_c2st_auc=thresholds.max_c2st_auc)
+    if name == "diversity":
+        return image_checks.image_diversity_check(extractor, data.train_images, data.train_labels, synthetic.images,
+                                                  synthetic.labels, max_near_duplicate_rate=thresholds.max_duplicate_rate,
+                                                  min_spread_ratio=thresholds.min_spread_ratio)
+    if name == "privacy":
+        return image_checks.image_privacy_check(extractor, data.train_images, data.validation_images, synthetic.images,
+                                                quantile=thresholds.privacy_quantile,
+                                                max_close_fraction=thresholds.max_close_fraction)
+    raise KeyError(f"no image check named {name!r}")
+
+
+def comparison_metadata(data: ImageSplit, synthetic: SyntheticImages) -> dict[str, Any]:
+    grid = _grid_from_arrays(data, synthetic)
+    return {"synthetic_images": len(synthetic.labels),
+            "real_vs_synthetic": png_markdown(plots.image_png(grid), "real (left) beside synthetic (right)")}
+
+
+def _grid_from_arrays(data: ImageSplit, synthetic: SyntheticImages) -> np.ndarray:
+    """Per class, a row of real train images beside a row of synthetic ones (blank where none)."""
+    rows = []
+    height, width, channels = data.train_images.shape[1:]
+    for cls in range(data.n_classes):
+        halves = []
+        for images, labels in ((data.train_images, data.train_labels), (synthetic.images, synthetic.labels)):
+            picked = images[labels == cls][:GRID_ROWS_PER_CLASS]
+            padded = np.zeros((GRID_ROWS_PER_CLASS, height, width, channels), np.uint8)
+            padded[:len(picked)] = picked
+            halves.append(np.concatenate(list(padded), axis=1))
+        rows.append(np.concatenate([halves[0], np.full((height, 4, channels), 255, np.uint8), halves[1]], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def measure_lift(data: ImageSplit, synthetic: SyntheticImages, config: LiftConfig, log: Callable) -> LiftResult:
+    results = {}
+    for part in ("validation", "holdout"):
+        log(f"training the downstream CNN over seeds {config.seeds} ({config.image_epochs} epochs), "
+            f"evaluating on the {part} split")
+        results[part] = image_lift_report(
+            data.train_images, data.train_labels, synthetic.images, synthetic.labels,
+            getattr(data, f"{part}_images"), getattr(data, f"{part}_labels"),
+            seeds=tuple(config.seeds), epochs=config.image_epochs, evaluated_on=part, n_boot=config.n_boot,
+        )
+    decision_report, decision_extras = results["validation"]
+    final_report, final_extras = results["holdout"]
+    return LiftResult(
+        decision_report=decision_report.to_dict(),
+        final_report=final_report.to_dict(),
+        extras={
+            "classic_baseline": decision_extras["best_classic_baseline"],
+            "classic_baseline_chosen_on": "validation",
+            "classic_augmentation": decision_extras["augmentation_pipeline"],
+            "validation": _jsonable(decision_extras),
+            "holdout": _jsonable(final_extras),
+            "holdout_is_official": data.holdout_is_official,
+        },
+    )
+
+
+def _jsonable(extras: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in extras.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))}
+
+
+def write_publication(directory: Path, data: ImageSplit, synthetic: SyntheticImages) -> dict[str, str]:
+    """ImageFolder layout (real train + synthetic), a Parquet manifest and the sample grid."""
+    from PIL import Image
+
+    rows = []
+    sources = (("real", data.train_images, data.train_labels, None, None),
+               ("synthetic", synthetic.images, synthetic.labels, synthetic.seed, synthetic.model_version))
+    for kind, images, labels, seed, version in sources:
+        for index, (image, label) in enumerate(zip(images, labels)):
+            class_name = data.class_names[int(label)]
+            relative = Path("images") / _safe(class_name) / f"{kind}_{index:06d}.png"
+            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(directory / relative)
+            rows.append({"path": str(relative), "label": class_name, "label_index": int(label),
+                         "synthetic": kind == "synthetic", "seed": seed, "model_version": version})
+    pd.DataFrame(rows).astype({"seed": "Int64"}).to_parquet(directory / "manifest.parquet", index=False)
+    (directory / "sample_grid.png").write_bytes(plots.image_png(_grid_from_arrays(data, synthetic)))
+    return {"images": "images/", "manifest": "manifest.parquet", "sample_grid": "sample_grid.png"}
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "class"

@@ -1,0 +1,347 @@
+"""The dataset catalog: a YAML file listing every dataset synthlift augments on a schedule.
+
+Framework-free on purpose (no Dagster import): the sensor, partitions and schedule call
+``load_catalog``, ``CatalogEntry.run_config`` and ``entry_fingerprint``; this module only reads,
+validates and hashes.
+
+    datasets:
+      - name: breast_cancer          # partition key
+        source: breast_cancer        # built-in name, or a path relative to this file
+        training: {epochs: 50, seed: 0}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from quality.sources import IMAGE_BUILTINS, modality_of
+from quality.tabular_ingest import BUILTIN_TABLES
+
+BUILTIN_SOURCES = (*BUILTIN_TABLES, *IMAGE_BUILTINS)
+NAME_PATTERN = r"[a-z0-9][a-z0-9_\-]{0,62}"
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+NAMED_SAMPLING_STRATEGIES = ("auto", "not majority", "all", "minority")
+HASH_BLOCK_BYTES = 1 << 20
+LOGGERS = {"console": {"config": {"log_level": "INFO"}}}
+
+
+class Thresholds(BaseModel):
+    """Overrides of ``pipelines.config.QualityThresholds`` (same field names; unset keeps its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_c2st_auc: Optional[float] = Field(default=None, ge=0.5, le=1.0)
+    max_duplicate_rate: Optional[float] = Field(default=None, ge=0.0, le=1.0)
+    min_spread_ratio: Optional[float] = Field(default=None, ge=0.0)
+    privacy_quantile: Optional[float] = Field(default=None, gt=0.0, lt=1.0)
+    max_close_fraction: Optional[float] = Field(default=None, ge=0.0, le=1.0)
+
+
+class TrainingBudget(BaseModel):
+    """How much the GAN trains: ``epochs`` for tables, ``image_steps`` for images (unset: job default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: Optional[int] = Field(default=None, gt=0)
+    image_steps: Optional[int] = Field(default=None, gt=0)
+    seed: int = Field(default=0, ge=0, description="Seed of the split, the GAN and the sampler.")
+    device: str = "auto"
+    checkpoint_every: int = Field(default=0, ge=0)
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        if not re.fullmatch(DEVICE_PATTERN, device):
+            raise ValueError(f"device {device!r} is not one of 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        return device
+
+
+class CatalogEntry(BaseModel):
+    """One dataset of the catalog. Fields are validated in the order written, so later validators can
+    read earlier fields (``modality`` needs ``source``; ``label`` and ``training`` need ``modality``).
+
+    Validate with ``CatalogEntry.model_validate(data, context={"base_dir": folder})`` so a relative
+    ``source`` path is resolved against ``folder`` (``load_catalog`` passes the catalog's folder).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Partition key: lower case, digits, '_' or '-'.")
+    source: str
+    modality: Optional[Literal["tabular", "image"]] = Field(default=None, validate_default=True)
+    label: Optional[str] = Field(default=None, validate_default=True)
+    sampling_strategy: str = "auto"
+    thresholds: Optional[Thresholds] = None
+    min_lift: float = 0.0
+    require_beat_baseline: bool = False
+    training: TrainingBudget = Field(default_factory=TrainingBudget, validate_default=True)
+    lift_seeds: int = Field(default=5, ge=2)
+    image_size: int = Field(default=28, ge=8)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_partition_key(cls, name: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ValueError(f"name {name!r} is not a valid partition key: use 1 to 63 lower-case letters, "
+                             "digits, '_' or '-', starting with a letter or digit")
+        return name
+
+    @field_validator("source")
+    @classmethod
+    def _resolve_source(cls, source: str, info: ValidationInfo) -> str:
+        if source in BUILTIN_SOURCES:
+            return source
+        path = Path(source).expanduser()
+        base_dir = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        path = path.resolve()
+        if not path.exists():
+            raise ValueError(
+                f"{path} does not exist; give a CSV/Parquet/.npz file or an image folder (relative paths "
+                f"are read from the catalog's folder) or a built-in name: {', '.join(BUILTIN_SOURCES)}"
+            )
+        modality_of(str(path))  # raises ValueError for a file synthlift cannot read
+        return str(path)
+
+    @field_validator("modality")
+    @classmethod
+    def _agree_with_source(cls, modality: Optional[str], info: ValidationInfo) -> Optional[str]:
+        if "source" not in info.data:  # the source itself is invalid and already reported
+            return modality
+        inferred = modality_of(info.data["source"])
+        if modality is not None and modality != inferred:
+            raise ValueError(f"modality {modality!r} disagrees with the source, which is {inferred!r}; "
+                             f"remove the field or set it to {inferred!r}")
+        return inferred
+
+    @field_validator("label")
+    @classmethod
+    def _label_where_needed(cls, label: Optional[str], info: ValidationInfo) -> Optional[str]:
+        source, modality = info.data.get("source"), info.data.get("modality")
+        if source is None or modality is None:
+            return label
+        if modality == "image" and label:
+            raise ValueError("label applies to tables only; image classes come from the source itself")
+        if modality == "tabular" and source not in BUILTIN_TABLES and not label:
+            raise ValueError(f"name the label column of {Path(source).name} (label: COLUMN)")
+        return label
+
+    @field_validator("sampling_strategy", mode="before")
+    @classmethod
+    def _sampling_strategy_as_text(cls, strategy: Any) -> Any:
+        # YAML users write {malignant: 200} or 0.8; the job's config takes the text form.
+        if isinstance(strategy, dict):
+            return json.dumps(strategy, sort_keys=True)
+        if isinstance(strategy, float):
+            return str(strategy)
+        return strategy
+
+    @field_validator("sampling_strategy")
+    @classmethod
+    def _known_sampling_strategy(cls, strategy: str) -> str:
+        check_sampling_strategy(strategy)
+        return strategy
+
+    @field_validator("training")
+    @classmethod
+    def _budget_fits_modality(cls, training: TrainingBudget, info: ValidationInfo) -> TrainingBudget:
+        modality = info.data.get("modality")
+        if modality == "image" and training.epochs is not None:
+            raise ValueError("epochs applies to tables; set image_steps for an image source")
+        if modality == "tabular" and training.image_steps is not None:
+            raise ValueError("image_steps applies to images; set epochs for a table source")
+        return training
+
+    def run_config(self) -> dict[str, Any]:
+        """Run config of the asset job for this dataset, shaped as ``pipelines.cli.run_config_from_args``
+        shapes it (plus ``image_size``, ``checkpoint_every`` and the threshold resource)."""
+        budget = self.training
+        generator: dict[str, Any] = {"seed": budget.seed, "device": budget.device,
+                                     "checkpoint_every": budget.checkpoint_every}
+        if budget.epochs is not None:
+            generator["epochs"] = budget.epochs
+        if budget.image_steps is not None:
+            generator["image_steps"] = budget.image_steps
+        ops = {
+            "raw_dataset": {"source": self.source, "label": self.label or "", "image_size": self.image_size},
+            "dataset_split": {"seed": budget.seed},
+            "gan_generator": generator,
+            "synthetic_samples": {"seed": budget.seed, "sampling_strategy": self.sampling_strategy},
+            "lift_report": {"seeds": list(range(self.lift_seeds))},
+            "published_dataset": {"min_lift": self.min_lift, "require_beat_baseline": self.require_beat_baseline},
+        }
+        run_config: dict[str, Any] = {"ops": {name: {"config": config} for name, config in ops.items()}}
+        thresholds = self.thresholds.model_dump(exclude_none=True) if self.thresholds else {}
+        if thresholds:
+            run_config["resources"] = {"thresholds": {"config": thresholds}}
+        run_config["loggers"] = json.loads(json.dumps(LOGGERS))  # a fresh copy the caller may edit
+        return run_config
+
+
+@dataclass(frozen=True)
+class CatalogError:
+    """One problem with one entry: ``entry`` is its name, or ``#N`` (its position counting from 1)
+    when it has no usable name; ``field`` is dotted (``training.epochs``), empty for the whole entry."""
+
+    entry: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.field or 'entry'}: {self.message}"
+
+
+@dataclass
+class CatalogLoad:
+    """The valid entries of a catalog, and an error for every invalid one (which is left out)."""
+
+    entries: list[CatalogEntry] = field(default_factory=list)
+    errors: list[CatalogError] = field(default_factory=list)
+
+
+def load_catalog(path: Union[str, Path]) -> CatalogLoad:
+    """Read a catalog file (``datasets: [...]``) and validate each entry on its own.
+
+    An invalid entry, or a second entry with a name already used, becomes a ``CatalogError`` and the
+    others still load. A file that is missing, unreadable, not YAML, or not shaped ``datasets: [...]``
+    raises ``ValueError`` naming the file.
+    """
+    path = Path(path).expanduser().absolute()
+    raw_entries = _read_dataset_list(path)
+    load = CatalogLoad()
+    first_position: dict[str, int] = {}
+    for position, raw in enumerate(raw_entries, start=1):
+        entry_id = _entry_id(raw, position)
+        errors: list[CatalogError] = []
+        if entry_id in first_position:
+            errors.append(CatalogError(entry_id, "name", f"duplicate name: dataset #{first_position[entry_id]} "
+                                                         "already uses it; names must be unique"))
+        elif not entry_id.startswith("#"):
+            first_position[entry_id] = position
+        entry, entry_errors = _validate_entry(raw, entry_id, path.parent)
+        errors.extend(entry_errors)
+        if errors:
+            load.errors.extend(errors)
+        else:
+            load.entries.append(entry)
+    return load
+
+
+def check_sampling_strategy(strategy: str) -> None:
+    """Raise ``ValueError`` unless ``strategy`` is a named strategy, a ratio in (0, 1] or a JSON object
+    of class -> target count (class names themselves are checked when the data is read)."""
+    text = strategy.strip()
+    if text.lower() in NAMED_SAMPLING_STRATEGIES:
+        return
+    if text.startswith("{"):
+        try:
+            targets = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"sampling_strategy {text!r} is not valid JSON: {err}") from None
+        if not isinstance(targets, dict):
+            raise ValueError(f"sampling_strategy {text!r} must be a JSON object of class -> target count")
+        bad = {k: v for k, v in targets.items() if isinstance(v, bool) or not isinstance(v, int) or v < 0}
+        if bad:
+            raise ValueError(f"sampling_strategy {text!r}: target counts must be whole numbers >= 0; bad: {bad}")
+        return
+    try:
+        ratio = float(text)
+    except ValueError:
+        raise ValueError(f"sampling_strategy {text!r} is not understood; use "
+                         f"{', '.join(map(repr, NAMED_SAMPLING_STRATEGIES))}, a ratio in (0, 1] "
+                         "or a mapping class -> target count") from None
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"sampling_strategy ratio must be in (0, 1], got {ratio}")
+
+
+def source_fingerprint(entry: CatalogEntry) -> str:
+    """SHA-256 (hex) of the source's content: a file's bytes; an image folder's sorted relative paths
+    and bytes (hidden files skipped, as the loader skips them); a built-in's name and the installed
+    scikit-learn version that ships it. Never timestamps, so touching a file changes nothing."""
+    if entry.source in BUILTIN_SOURCES:
+        return _sha256_text(f"builtin:{entry.source}:scikit-learn=={version('scikit-learn')}")
+    path = Path(entry.source)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in _visible_files(path):
+            relative = file.relative_to(path).as_posix().encode()
+            # Length prefixes keep the stream unambiguous (no name/content boundary shifts).
+            digest.update(len(relative).to_bytes(8, "big") + relative)
+            digest.update(file.stat().st_size.to_bytes(8, "big"))
+            _hash_file_into(digest, file)
+    else:
+        _hash_file_into(digest, path)
+    return digest.hexdigest()
+
+
+def entry_fingerprint(entry: CatalogEntry) -> str:
+    """SHA-256 (hex) of the source's content and the entry's settings: a run is due when it changes."""
+    # The source path is left out: its content stands for it, so moving the checkout re-runs nothing.
+    settings = entry.model_dump(mode="json", exclude={"source"})
+    payload = json.dumps({"source": source_fingerprint(entry), "settings": settings}, sort_keys=True)
+    return _sha256_text(payload)
+
+
+def _read_dataset_list(path: Path) -> list[Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"catalog {path} cannot be read: {err}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"catalog {path} is not valid YAML: {err}") from None
+    if not isinstance(document, dict) or set(document) != {"datasets"} or not isinstance(document["datasets"], list):
+        found = sorted(map(str, document)) if isinstance(document, dict) else type(document).__name__
+        raise ValueError(f"catalog {path} must hold one key, 'datasets', with a list of datasets; found {found}")
+    return document["datasets"]
+
+
+def _entry_id(raw: Any, position: int) -> str:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and name else f"#{position}"
+
+
+def _validate_entry(raw: Any, entry_id: str, base_dir: Path) -> tuple[Optional[CatalogEntry], list[CatalogError]]:
+    if not isinstance(raw, dict):
+        return None, [CatalogError(entry_id, "", f"a dataset must be a mapping of settings, got {type(raw).__name__}")]
+    try:
+        return CatalogEntry.model_validate(raw, context={"base_dir": base_dir}), []
+    except ValidationError as err:
+        return None, [CatalogError(entry_id, ".".join(map(str, e["loc"])), _plain_message(e)) for e in err.errors()]
+
+
+def _plain_message(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        model = _MODEL_AT.get(tuple(error["loc"][:-1]), CatalogEntry)
+        return f"unknown setting; expected one of: {', '.join(model.model_fields)}"
+    return error["msg"].removeprefix("Value error, ")
+
+
+_MODEL_AT: dict[tuple, type[BaseModel]] = {("thresholds",): Thresholds, ("training",): TrainingBudget}
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    files = (p for p in folder.rglob("*") if p.is_file())
+    visible = [p for p in files if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return sorted(visible, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _hash_file_into(digest: "hashlib._Hash", file: Path) -> None:
+    with file.open("rb") as stream:
+        while block := stream.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
