@@ -8,7 +8,6 @@ from assets.generation import synthetic_samples
 from assets.metadata import check_metadata
 from assets.steps import steps_for
 from pipelines.config import QualityThresholds
-from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
 
 BLOCKING_CHECKS = ("validity", "diversity", "privacy")
@@ -18,7 +17,7 @@ REPORTED_CHECKS = ("fidelity",)
 def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, thresholds, storage) -> AssetCheckResult:
     steps = steps_for(split)
     result = steps.run_check(name, split, synthetic, thresholds)
-    partition = context.partition_key if context.has_partition_key else None
+    partition = context.op_execution_context.partition_key
     storage.write_check_result(partition, name, {**result.to_dict(), "model_version": synthetic.model_version})
     metadata = check_metadata(result)
     if name == "fidelity":
@@ -39,7 +38,6 @@ def _build_check(name: str):
         asset=synthetic_samples,
         name=f"{name}_check",
         blocking=blocking,
-        partitions_def=dataset_partitions,
         additional_ins={"dataset_split": AssetIn("dataset_split")},
         description=f"{name.capitalize()} of the synthetic samples ({'blocks publication' if blocking else 'reported'}).",
     )

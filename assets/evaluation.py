@@ -128,7 +128,7 @@ def data_card(context, split, model, synthetic, lift: LiftResult, checks, decisi
         ),
         "baselines": lift.extras,
         "config": {
-            "generator": model.config.to_dict(),
+            "generator": steps_for(split).generator_summary(model),
             "sampling_seed": synthetic.seed,
             "run_config": context.run.run_config,
         },

@@ -1,24 +1,75 @@
-"""gan_generator and synthetic_samples: learn each class from the train split, then fill the gap."""
+"""gan_generator and synthetic_samples: learn each class from the train split, then fill the gap.
 
-from dagster import AssetExecutionContext, asset
+gan_generator is a small graph: a plan step names the training parts (one part for the joint
+conditional GAN, or one per class in per_class mode), each part trains in its own step (so the
+multiprocess or Kubernetes executor trains classes in parallel), and a last step combines them.
+"""
+
+from typing import Iterator
+
+from dagster import (
+    AssetExecutionContext, Backoff, ConfigMapping, DynamicOut, DynamicOutput, OpExecutionContext, Out, RetryPolicy,
+    asset, graph_asset, op,
+)
 
 from assets.ingest import GROUP
 from assets.steps import partition_of, progress_logger, steps_for, timed
-from pipelines.partitions import dataset_partitions
 from pipelines.config import GeneratorConfig, SamplingConfig
+from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
 
+ALL_CLASSES = -1
+GPU_TAGS = {"synthlift/gpu": "true"}
+TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.EXPONENTIAL)
 
-@asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"pytorch"}, op_tags={"synthlift/gpu": "true"})
-def gan_generator(context: AssetExecutionContext, config: GeneratorConfig, dataset_split, storage: SynthliftStorage):
-    """A class-conditional GAN trained on the train split only (state_dict + config + encoder state)."""
+
+@op(out=DynamicOut(int), description="One training part per class in per_class mode, else one for all.")
+def plan_generator_training(config: GeneratorConfig, dataset_split) -> Iterator[DynamicOutput]:
+    if not config.per_class:
+        yield DynamicOutput(ALL_CLASSES, mapping_key="all_classes")
+        return
+    for index in steps_for(dataset_split).class_indices(dataset_split):
+        yield DynamicOutput(index, mapping_key=f"class_{index}")
+
+
+@op(out=Out(io_manager_key="artifact_io"), tags=GPU_TAGS, retry_policy=TRANSIENT_RETRY,
+    description="Train the GAN of one part on the train split (resumes from its last checkpoint).")
+def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, dataset_split, part: int,
+                         storage: SynthliftStorage):
     steps = steps_for(dataset_split)
-    checkpoints = storage.checkpoint_dir(partition_of(context)) / "gan_generator" if config.checkpoint_every else None
-    progress = progress_logger(context, "training")
-    model, seconds = timed(steps.train, dataset_split, config, progress, checkpoints)
-    context.log.info(f"trained in {seconds} s")
-    context.add_output_metadata(steps.training_metadata(model, dataset_split, seconds))
+    name = "all_classes" if part == ALL_CLASSES else f"class_{part}"
+    checkpoints = None
+    if config.checkpoint_every:
+        checkpoints = storage.checkpoint_dir(partition_of(context)) / "gan_generator" / name
+    progress = progress_logger(context, f"training {name}")
+    model, seconds = timed(steps.train_part, dataset_split, config, part, progress, checkpoints)
+    context.log.info(f"trained {name} in {seconds} s")
     return model
+
+
+@op(out=Out(io_manager_key="artifact_io"), description="Combine the trained parts into one generator.")
+def combine_generator_parts(context: OpExecutionContext, dataset_split, parts: list):
+    steps = steps_for(dataset_split)
+    model = steps.combine_parts(parts)
+    context.add_output_metadata(steps.training_metadata(model, dataset_split))
+    return model
+
+
+def _generator_config(values: dict) -> dict:
+    return {name: {"config": values} for name in ("plan_generator_training", "train_generator_part")}
+
+
+@graph_asset(
+    group_name=GROUP,
+    partitions_def=dataset_partitions,
+    config=ConfigMapping(config_fn=_generator_config, config_schema=GeneratorConfig.to_config_schema()),
+    description="A class-conditional GAN (or one GAN per class) trained on the train split only; saved as "
+    "state_dicts + config + encoder state.",
+)
+def gan_generator(dataset_split):
+    parts = plan_generator_training(dataset_split)
+    trained = parts.map(lambda part: train_generator_part(dataset_split, part))
+    return combine_generator_parts(dataset_split, trained.collect())
 
 
 @asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"pytorch"})
@@ -29,4 +80,3 @@ def synthetic_samples(context: AssetExecutionContext, config: SamplingConfig, da
     context.log.info(f"generating {synthetic.counts} (class -> new samples)")
     context.add_output_metadata({"new_samples_per_class": synthetic.counts, "model_version": synthetic.model_version})
     return synthetic
-

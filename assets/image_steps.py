@@ -12,7 +12,7 @@ from dagster import MetadataValue
 
 from assets.metadata import png_markdown
 from gan_models.balancing import samples_to_generate
-from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, sample_grid
+from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, sample_grid, train_single_class
 from gan_models.runtime import state_fingerprint
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
 from quality import image_checks, plots
@@ -88,9 +88,24 @@ def gan_config(config: GeneratorConfig) -> ImageGANConfig:
                           seed=config.seed, device=config.device, checkpoint_every=config.checkpoint_every)
 
 
-def train(data: ImageSplit, config: GeneratorConfig, progress: Callable, checkpoint_dir: Optional[Path]) -> ImageGAN:
-    return ImageGAN(gan_config(config)).fit(data.train_images, data.train_labels, n_classes=data.n_classes,
-                                            progress=progress, checkpoint_dir=checkpoint_dir)
+def class_indices(data: ImageSplit) -> list[int]:
+    return list(range(data.n_classes))
+
+
+def train_part(data: ImageSplit, config: GeneratorConfig, part: int, progress: Callable,
+               checkpoint_dir: Optional[Path]) -> ImageGAN:
+    """The joint conditional GAN (part -1) or the GAN of one class."""
+    if part == -1:
+        return ImageGAN(gan_config(config)).fit(data.train_images, data.train_labels, n_classes=data.n_classes,
+                                                progress=progress, checkpoint_dir=checkpoint_dir)
+    return train_single_class(data.train_images[data.train_labels == part], part, gan_config(config),
+                              progress=progress, checkpoint_dir=checkpoint_dir)
+
+
+def combine_parts(parts: list[ImageGAN]):
+    if len(parts) == 1 and len(parts[0].classes) != 1:
+        return parts[0]
+    return PerClassImageGAN({model.classes[0]: model for model in parts})
 
 
 def model_version(model) -> str:
@@ -100,10 +115,17 @@ def model_version(model) -> str:
     return state_fingerprint(model.generator_ema.state_dict())
 
 
-def training_metadata(model, data: ImageSplit, seconds: float) -> dict[str, Any]:
+def generator_summary(model) -> dict[str, Any]:
+    """The GAN configuration(s) and training facts, for the data card (no loss curves)."""
+    models = model.models if isinstance(model, PerClassImageGAN) else {"all_classes": model}
+    return {str(name): {"config": part.config.to_dict(),
+                        **{k: v for k, v in part.metadata().items() if k != "loss_history"}}
+            for name, part in models.items()}
+
+
+def training_metadata(model, data: ImageSplit) -> dict[str, Any]:
     grid = sample_grid(data.train_images, data.train_labels, model, per_class=GRID_ROWS_PER_CLASS)
     metadata: dict[str, Any] = {
-        "wall_seconds": seconds,
         "model_version": model_version(model),
         "sample_grid": png_markdown(plots.image_png(grid), "real (left) beside synthetic (right), per class"),
     }

@@ -52,7 +52,15 @@ def class_counts(data: TabularSplit) -> dict[str, int]:
     return {str(c): n for c, n in data.class_counts().items()}
 
 
-def train(data: TabularSplit, config: GeneratorConfig, progress: Callable, checkpoint_dir: Optional[Path]) -> TabularGAN:
+def class_indices(data: TabularSplit) -> list[int]:
+    return list(range(len(data.class_counts())))
+
+
+def train_part(data: TabularSplit, config: GeneratorConfig, part: int, progress: Callable,
+               checkpoint_dir: Optional[Path]) -> TabularGAN:
+    """Tables train one conditional GAN over all classes; per-class GANs are an image feature."""
+    if part != -1:
+        raise ValueError("per_class mode is available for images only; tables train one conditional GAN")
     gan_config = TabularGANConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
                                   device=config.device, checkpoint_every=config.checkpoint_every)
     return TabularGAN(gan_config).fit(data.train, data.label_column, progress=progress, checkpoint_dir=checkpoint_dir)
@@ -62,11 +70,23 @@ def model_version(model: TabularGAN) -> str:
     return state_fingerprint(model.generator.state_dict())
 
 
-def training_metadata(model: TabularGAN, data: TabularSplit, seconds: float) -> dict[str, Any]:
+def combine_parts(parts: list[TabularGAN]) -> TabularGAN:
+    (model,) = parts
+    return model
+
+
+def generator_summary(model: TabularGAN) -> dict[str, Any]:
+    """The GAN's configuration and training facts, for the data card."""
+    return {"config": model.config.to_dict(), "training": model.training_info}
+
+
+def training_metadata(model: TabularGAN, data: TabularSplit) -> dict[str, Any]:
+    info = model.training_info
     return {
-        "device": str(model.device),
+        "device": info.get("device", str(model.device)),
         "epochs": model.config.epochs,
-        "wall_seconds": seconds,
+        "steps": info.get("steps", 0),
+        "wall_seconds": round(info.get("wall_seconds", 0.0), 2),
         "model_version": model_version(model),
         "loss_curves": png_markdown(plots.loss_curves_png(model.loss_history, x_key="epoch"), "loss curves"),
     }

@@ -26,7 +26,7 @@ class ArtifactIOManager(ConfigurableIOManager):
             raise TypeError(
                 f"{type(obj).__name__} cannot be stored as files: it needs save(directory) and load(directory)"
             )
-        final = self._path(context.asset_key, context.partition_key if context.has_partition_key else None)
+        final = self._output_path(context)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
         try:
@@ -39,14 +39,23 @@ class ArtifactIOManager(ConfigurableIOManager):
         context.add_output_metadata({"path": str(final)})
 
     def load_input(self, context: InputContext) -> Any:
-        partition = context.asset_partition_key if context.has_asset_partitions else None
-        path = self._path(context.asset_key, partition)
+        if context.has_asset_key:
+            partition = context.asset_partition_key if context.has_asset_partitions else None
+            path = self._path(context.asset_key, partition)
+        else:
+            path = self._output_path(context.upstream_output)
         if not (path / TYPE_FILE).exists():
-            raise FileNotFoundError(
-                f"no stored artefact for {context.asset_key.to_user_string()} at {path}; materialize it first"
-            )
+            raise FileNotFoundError(f"no stored artefact at {path}; materialize the upstream asset first")
         kind = json.loads((path / TYPE_FILE).read_text())
         return getattr(importlib.import_module(kind["module"]), kind["name"]).load(path)
+
+    def _output_path(self, context: OutputContext) -> Path:
+        """Assets live under their key and partition; a step output inside a graph asset (one trained
+        part of a generator) lives under its run, step and mapping key."""
+        if context.has_asset_key:
+            return self._path(context.asset_key, context.partition_key if context.has_partition_key else None)
+        name = context.name if context.mapping_key is None else f"{context.name}.{context.mapping_key}"
+        return self.storage.artifacts_root / "runs" / context.run_id / context.step_key / name
 
     def _path(self, asset_key: AssetKey, partition: Optional[str]) -> Path:
         return self.storage.artifacts_root.joinpath(*asset_key.path, partition or "default")
