@@ -20,6 +20,7 @@ from pipelines.resources import SynthliftStorage
 
 ALL_CLASSES = -1
 GPU_TAGS = {"synthlift/gpu": "true"}
+GPU_POOL = "gpu"  # deployments cap concurrent GPU steps with this pool (deploy/dagster.yaml)
 TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.EXPONENTIAL)
 
 
@@ -32,7 +33,7 @@ def plan_generator_training(config: GeneratorConfig, dataset_split) -> Iterator[
         yield DynamicOutput(index, mapping_key=f"class_{index}")
 
 
-@op(out=Out(io_manager_key="artifact_io"), tags=GPU_TAGS, retry_policy=TRANSIENT_RETRY,
+@op(out=Out(io_manager_key="artifact_io"), tags=GPU_TAGS, pool=GPU_POOL, retry_policy=TRANSIENT_RETRY,
     description="Train the GAN of one part on the train split (resumes from its last checkpoint).")
 def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, dataset_split, part: int,
                          storage: SynthliftStorage):

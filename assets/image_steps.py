@@ -27,6 +27,7 @@ from quality.publication import markdown_table
 from quality.results import CheckResult
 
 MODALITY = "image"
+DIGITS_SOURCE = "builtin:digits"  # what load_digits_builtin records as its source
 GRID_ROWS_PER_CLASS = 8
 
 
@@ -54,15 +55,13 @@ def dataset_metadata(dataset: ImageDataset) -> dict[str, Any]:
 
 
 def split(dataset: ImageDataset, config: SplitConfig) -> ImageSplit:
-    result = split_images(dataset, config.seed, config.validation_fraction, config.holdout_fraction,
-                          train_caps=_train_caps(dataset, config.scarce_train_rows))
-    result.name = dataset.name
-    return result
+    return split_images(dataset, config.seed, config.validation_fraction, config.holdout_fraction,
+                        train_caps=_train_caps(dataset, config.scarce_train_rows))
 
 
 def _train_caps(dataset: ImageDataset, scarce_train_rows: Optional[int]) -> Optional[dict[int, int]]:
     if scarce_train_rows is None:
-        return dict(DIGITS_SCARCE_TRAIN_ROWS) if dataset.source == "digits" else None
+        return dict(DIGITS_SCARCE_TRAIN_ROWS) if dataset.source == DIGITS_SOURCE else None
     if scarce_train_rows == 0:
         return None
     majority = int(np.bincount(dataset.labels).argmax())

@@ -44,7 +44,7 @@ def progress_logger(context: AssetExecutionContext, what: str, every_percent: in
         percent = int(100 * step / max(total, 1))
         if percent - last["percent"] >= every_percent or step == total:
             last["percent"] = percent
-            figures = ", ".join(f"{k}={v:.3f}" for k, v in losses.items())
+            figures = ", ".join(f"{k}={v:.3f}" for k, v in losses.items() if k.endswith("loss"))
             context.log.info(f"{what}: step {step}/{total} ({percent}%) {figures}")
 
     return report

@@ -29,13 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--require-beat-baseline", action="store_true",
                      help="gate on the lift over the best classic baseline instead of real-only")
     run.add_argument("--lift-seeds", type=int, default=5, help="downstream training seeds (default 5)")
+    run.add_argument("--lift-epochs", type=int, help="images: epochs of the downstream CNN (default 15)")
+    run.add_argument("--per-class", action="store_true", help="images: one GAN per class, each its own step")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
     run.add_argument("--json", action="store_true", help="print the outcome as one JSON object on the last line")
     return parser
 
 
 def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    generator: dict[str, Any] = {"seed": args.seed, "device": args.device}
+    generator: dict[str, Any] = {"seed": args.seed, "device": args.device, "per_class": args.per_class}
     if args.epochs is not None:
         generator["epochs"] = args.epochs
     if args.image_steps is not None:
@@ -45,7 +47,8 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "dataset_split": {"seed": args.seed},
         "gan_generator": generator,
         "synthetic_samples": {"seed": args.seed, "sampling_strategy": args.sampling_strategy},
-        "lift_report": {"seeds": list(range(args.lift_seeds))},
+        "lift_report": {"seeds": list(range(args.lift_seeds)),
+                        **({"image_epochs": args.lift_epochs} if args.lift_epochs else {})},
         "published_dataset": {"min_lift": args.min_lift, "require_beat_baseline": args.require_beat_baseline},
     }
     return {

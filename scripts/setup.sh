@@ -10,4 +10,4 @@ python -m pip install --quiet --upgrade pip
 if [ -n "${SYNTHLIFT_TORCH-torch==2.13.0}" ]; then
     python -m pip install --quiet "${SYNTHLIFT_TORCH-torch==2.13.0}"
 fi
-python -m pip install --quiet -e ".[dev]"
+python -m pip install --quiet -e ".[dev,k8s]"

@@ -1,0 +1,61 @@
+"""End to end for images: the same assets and CLI on the built-in digits and on BreastMNIST."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipelines.cli import main
+from quality.publication import latest_publication
+
+FAST = ["--image-steps", "30", "--lift-seeds", "2", "--lift-epochs", "2"]
+
+
+def run_cli(capsys, *args) -> tuple[int, dict]:
+    code = main(["run", *args, "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, (json.loads(out[-1]) if code == 0 and out else {})
+
+
+@pytest.mark.slow
+def test_digits_run_reports_every_image_check_and_both_baselines(tmp_path, capsys):
+    code, outcome = run_cli(capsys, "digits", "--out", str(tmp_path), *FAST, "--min-lift", "-1")
+    assert code == 0 and outcome["modality"] == "image"
+    before, after = outcome["class_counts_before"], outcome["class_counts_after"]
+    assert min(before.values()) < max(before.values())
+    assert len(set(after.values())) == 1  # balanced
+    checks = {c["name"]: c for c in outcome["checks"]}
+    assert set(checks) == {"validity", "fidelity", "diversity", "privacy"}
+    assert "frechet_distance" in json.dumps(checks["fidelity"]["metrics"]).lower() or checks["fidelity"]["metrics"]
+    scores = outcome["lift"].get("decision", {}).get("scores", {})
+    if any(c["blocking"] and not c["passed"] for c in outcome["checks"]):
+        assert outcome["decision"] == "rejected"
+        return
+    assert {"real_only", "real+oversampling", "real+classic", "real+synthetic"} <= set(scores)
+    assert outcome["decision"] == "published"
+    version = latest_publication(tmp_path / "published", "digits")
+    manifest = pd.read_parquet(version / "manifest.parquet")
+    assert manifest["synthetic"].sum() == sum(after.values()) - sum(before.values())
+    assert all((version / path).exists() for path in manifest["path"].head(20))
+    assert (version / "sample_grid.png").exists()
+    card = json.loads((version / "data_card.json").read_text())
+    assert card["baselines"]["classic_augmentation"]["transform"]  # albumentations pipeline serialised
+
+
+@pytest.mark.slow
+def test_breastmnist_uses_the_official_splits(tmp_path, capsys, breastmnist_path):
+    code, outcome = run_cli(capsys, str(breastmnist_path), "--out", str(tmp_path), *FAST)
+    assert code == 0
+    assert outcome["class_counts_before"] == {"0": 147, "1": 399} or sum(outcome["class_counts_before"].values()) == 546
+    final = outcome["lift"].get("final")
+    if final:
+        assert final["evaluated_on"] == "holdout" and final["n_eval_rows"] == 156
+
+
+def test_a_corrupt_npz_is_named_and_nothing_is_published(tmp_path, capsys):
+    bad = tmp_path / "scans.npz"
+    bad.write_bytes(b"not a zip")
+    code = main(["run", str(bad), "--out", str(tmp_path / "out"), "--json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "scans.npz" in err[-1]
+    assert not (tmp_path / "out" / "published").exists()
