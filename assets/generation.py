@@ -5,6 +5,7 @@ conditional GAN, or one per class in per_class mode), each part trains in its ow
 multiprocess or Kubernetes executor trains classes in parallel), and a last step combines them.
 """
 
+import shutil
 from typing import Iterator
 
 from dagster import (
@@ -14,6 +15,7 @@ from dagster import (
 
 from assets.ingest import GROUP
 from assets.steps import partition_of, progress_logger, steps_for, timed
+from gan_models.runtime import limit_cpu_threads
 from pipelines.config import GeneratorConfig, SamplingConfig
 from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
@@ -43,8 +45,13 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, d
     if config.checkpoint_every:
         checkpoints = storage.checkpoint_dir(partition_of(context)) / "gan_generator" / name
     progress = progress_logger(context, f"training {name}")
+    limit_cpu_threads(config.cpu_threads)
     model, seconds = timed(steps.train_part, dataset_split, config, part, progress, checkpoints)
     context.log.info(f"trained {name} in {seconds} s")
+    if checkpoints is not None:
+        # the trained model is stored as the step's output: a finished run's checkpoint must not be
+        # "resumed" by the next run, which may see new data
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return model
 
 

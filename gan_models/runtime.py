@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from typing import Iterator
 
@@ -31,13 +30,13 @@ def select_device(preference: str = "auto") -> torch.device:
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch, and return a torch generator on the CPU.
 
-    Deterministic algorithms are requested so seeded CPU runs repeat exactly.
+    CPU kernels are deterministic, so seeded CPU runs repeat exactly. ``torch.use_deterministic_algorithms``
+    is not called: it costs seconds of import time per process and only matters on CUDA, where exact
+    repeats are not promised.
     """
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
@@ -67,3 +66,10 @@ def state_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
         digest.update(name.encode())
         digest.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:12]
+
+
+def limit_cpu_threads(threads: int) -> None:
+    """Use ``threads`` intra-op CPU threads (0 leaves torch's default). The GANs' small layers train
+    fastest on one thread, and many threads on a shared machine slow every step down."""
+    if threads > 0:
+        torch.set_num_threads(threads)

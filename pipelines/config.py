@@ -38,6 +38,7 @@ class GeneratorConfig(Config):
     architecture: str = Field(default="sngan", description="Images: sngan, sngan_sa or dcgan.")
     loss: str = Field(default="hinge", description="Images: hinge, vanilla, lsgan or wgan-gp.")
     checkpoint_every: int = Field(default=0, description="Save a resumable checkpoint every N steps (0: never).")
+    cpu_threads: int = Field(default=1, description="CPU threads for training (0: torch's default).")
     per_class: bool = Field(
         default=False,
         description="Images: one independent GAN per class, each trained in its own step (parallel workers/GPUs).",

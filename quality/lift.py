@@ -2,9 +2,10 @@
 
 Each training run of a downstream classifier yields a :class:`RunPrediction` on the same
 evaluation rows. Scores are averaged over seeds and classifiers per method, and every lift is a
-*paired* difference: the same bootstrap resample of evaluation rows is applied to the method and
-to the reference, so the interval reflects how much the figure depends on which real rows happened
-to be held out (the dominant uncertainty on scarce data) as well as on training seeds.
+*paired* difference. Each bootstrap replicate resamples both the evaluation rows and the training
+seeds, and applies the same resample to the method and to the reference, so the interval reflects
+which real rows happened to be held out (the dominant uncertainty on scarce data) and how much a
+result depends on the training seed.
 
 Metrics are computed from bootstrap *weights* (multinomial counts) in NumPy so a thousand
 resamples of dozens of runs take well under a second.
@@ -65,19 +66,25 @@ def build_lift_report(
     n_rows = len(y_true)
     point_weights = np.ones((1, n_rows))
     boot_weights = rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_boot).astype(float)
+    seeds = sorted({int(run.seed) for run in runs})
+    point_seed_weights = {seed: np.ones(1) for seed in seeds}
+    seed_draws = rng.multinomial(len(seeds), np.full(len(seeds), 1.0 / len(seeds)), size=n_boot).astype(float)
+    boot_seed_weights = {seed: seed_draws[:, i] for i, seed in enumerate(seeds)}
 
     point: dict[str, dict[str, float]] = {}
     per_classifier: dict[str, dict[str, dict[str, float]]] = {}
     boot: dict[str, dict[str, np.ndarray]] = {}
     for method in methods:
         method_runs = [run for run in runs if run.method == method]
-        point[method] = _mean_metrics(method_runs, true_index, classes, minority_index, point_weights)
+        point[method] = _mean_metrics(method_runs, true_index, classes, minority_index, point_weights,
+                                      point_seed_weights)
         point[method] = {name: float(values[0]) for name, values in point[method].items()}
-        boot[method] = _mean_metrics(method_runs, true_index, classes, minority_index, boot_weights)
+        boot[method] = _mean_metrics(method_runs, true_index, classes, minority_index, boot_weights,
+                                     boot_seed_weights)
         per_classifier[method] = {}
         for classifier in dict.fromkeys(run.classifier for run in method_runs):
             subset = [run for run in method_runs if run.classifier == classifier]
-            scores = _mean_metrics(subset, true_index, classes, minority_index, point_weights)
+            scores = _mean_metrics(subset, true_index, classes, minority_index, point_weights, point_seed_weights)
             per_classifier[method][classifier] = {name: float(v[0]) for name, v in scores.items()}
 
     tail = (1.0 - confidence) / 2.0
@@ -104,7 +111,7 @@ def build_lift_report(
     return LiftReport(
         evaluated_on=evaluated_on,
         n_eval_rows=n_rows,
-        seeds=sorted({int(run.seed) for run in runs}),
+        seeds=seeds,
         classifiers=list(dict.fromkeys(run.classifier for run in runs)),
         scores=point,
         per_classifier=per_classifier,
@@ -126,18 +133,25 @@ def _mean_metrics(
     true_index: np.ndarray,
     classes: list,
     minority_index: int,
-    weights: np.ndarray,
+    row_weights: np.ndarray,
+    seed_weights: dict[int, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Average each metric over runs; every array has one entry per weight row."""
-    totals: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(weights.shape[0]))
+    """Average each metric over runs, each run weighted by how often its seed was drawn; every array
+    has one entry per row of ``row_weights``."""
+    totals: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(row_weights.shape[0]))
+    weight_sum = np.zeros(row_weights.shape[0])
     for run in runs:
         scores = weighted_metrics(
             true_index, _class_indices(np.asarray(run.y_pred), classes), np.asarray(run.y_proba, float),
-            minority_index, weights,
+            minority_index, row_weights,
         )
+        weight = seed_weights[int(run.seed)]
+        weight_sum = weight_sum + weight
         for name, values in scores.items():
-            totals[name] = totals[name] + values
-    return {name: totals[name] / len(runs) for name in METRICS}
+            # an undrawn seed adds nothing, even where its metric is undefined (NaN) on this resample
+            totals[name] = totals[name] + np.where(weight > 0, weight * values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {name: totals[name] / weight_sum for name in METRICS}
 
 
 def weighted_metrics(

@@ -63,3 +63,14 @@ def test_missing_reference_is_an_error():
     run = RunPrediction("a", "lr", 0, y, np.eye(2))
     with pytest.raises(ValueError, match="reference method"):
         build_lift_report(y, [run], [0, 1], 1, ["real_only"], "validation")
+
+
+def test_a_lift_that_rests_on_one_lucky_seed_is_not_significant():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    reference = _runs("real_only", y, 0.7, rng)
+    lucky = _runs("lucky", y, 0.99, rng, seeds=[0]) + _runs("lucky", y, 0.69, rng, seeds=[1, 2, 3, 4])
+    lift = build_lift_report(y, reference + lucky, [0, 1], 1, ["real_only"], "validation",
+                             n_boot=500).lift("lucky", "real_only", "balanced_accuracy")
+    assert lift.mean > 0.02
+    assert lift.ci_low < 0 < lift.ci_high  # resampling rows alone would call this significant

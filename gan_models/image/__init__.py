@@ -1,0 +1,29 @@
+"""Class-conditional image GANs: SNGAN/projection-D, DCGAN, DiffAugment, EMA generator (plain PyTorch)."""
+
+from gan_models.image.architectures import ARCHITECTURES, build_architecture
+from gan_models.image.diffaugment import POLICIES, diff_augment
+from gan_models.image.losses import LOSSES, GANLoss, get_loss
+from gan_models.image.trainer import (
+    ImageGAN,
+    ImageGANConfig,
+    PerClassImageGAN,
+    load_image_gan,
+    sample_grid,
+    train_single_class,
+)
+
+__all__ = [
+    "ARCHITECTURES",
+    "LOSSES",
+    "POLICIES",
+    "GANLoss",
+    "ImageGAN",
+    "ImageGANConfig",
+    "PerClassImageGAN",
+    "build_architecture",
+    "diff_augment",
+    "get_loss",
+    "load_image_gan",
+    "sample_grid",
+    "train_single_class",
+]

@@ -1,0 +1,97 @@
+"""Adversarial losses, looked up by name in :data:`LOSSES`.
+
+Each entry is a :class:`GANLoss`: ``discriminator_loss(d_real, d_fake)`` and ``generator_loss(d_fake)``
+take the discriminator's raw scores; ``penalty`` (optional) is an extra discriminator term that needs
+the discriminator itself and its inputs, e.g. the WGAN-GP gradient penalty. Scores are promoted to
+float32 before any reduction so bf16 autocast on CUDA does not degrade the loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+GRADIENT_PENALTY_WEIGHT = 10.0
+
+Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Generator]], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    """A named pair of adversarial objectives (both minimised) and an optional D penalty."""
+
+    discriminator_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    generator_loss: Callable[[torch.Tensor], torch.Tensor]
+    penalty: Optional[Penalty] = None
+
+
+def hinge_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Hinge loss (Lim & Ye 2017; SNGAN/BigGAN): push real scores above +1 and fake below -1."""
+    return F.relu(1.0 - d_real.float()).mean() + F.relu(1.0 + d_fake.float()).mean()
+
+
+def hinge_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    return -d_fake.float().mean()
+
+
+def vanilla_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy on logits: -log σ(real) - log(1 - σ(fake))."""
+    return F.softplus(-d_real.float()).mean() + F.softplus(d_fake.float()).mean()
+
+
+def vanilla_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss: -log σ(fake)."""
+    return F.softplus(-d_fake.float()).mean()
+
+
+def lsgan_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Least squares (Mao et al. 2017): real scores toward 1, fake toward 0."""
+    return 0.5 * ((d_real.float() - 1.0) ** 2).mean() + 0.5 * (d_fake.float() ** 2).mean()
+
+
+def lsgan_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    return 0.5 * ((d_fake.float() - 1.0) ** 2).mean()
+
+
+def wasserstein_discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Negative critic estimate of the Wasserstein-1 distance: mean(fake) - mean(real)."""
+    return d_fake.float().mean() - d_real.float().mean()
+
+
+def wasserstein_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    return -d_fake.float().mean()
+
+
+def gradient_penalty(
+    discriminator: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    labels: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): 10 · E[(‖∇D(x̂)‖ - 1)²] on random real/fake interpolates."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(device=real.device, dtype=real.dtype)
+    interpolates = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
+    scores = discriminator(interpolates, labels)
+    (gradients,) = torch.autograd.grad(scores.float().sum(), interpolates, create_graph=True)
+    gradient_norm = gradients.float().flatten(1).norm(2, dim=1)
+    return GRADIENT_PENALTY_WEIGHT * ((gradient_norm - 1.0) ** 2).mean()
+
+
+LOSSES: dict[str, GANLoss] = {
+    "hinge": GANLoss(hinge_discriminator_loss, hinge_generator_loss),
+    "vanilla": GANLoss(vanilla_discriminator_loss, vanilla_generator_loss),
+    "lsgan": GANLoss(lsgan_discriminator_loss, lsgan_generator_loss),
+    "wgan-gp": GANLoss(wasserstein_discriminator_loss, wasserstein_generator_loss, gradient_penalty),
+}
+
+
+def get_loss(name: str) -> GANLoss:
+    """Look up ``name`` in :data:`LOSSES`."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
+    return LOSSES[name]

@@ -1,0 +1,120 @@
+"""Generator, discriminator and per-span output activation of the tabular GAN (CTGAN-style).
+
+- Generator: residual blocks ``cat([ReLU(BN(Linear(x))), x])`` (Xu et al. 2019), then a linear layer
+  to the encoded width.
+- Discriminator: PacGAN (Lin et al. 2018): ``pac`` consecutive rows are packed into one input, which
+  lets the critic see a whole group at once and penalises mode collapse; Linear + LeakyReLU(0.2) +
+  Dropout layers, one unbounded score per pack (a WGAN critic).
+- OutputActivation: tanh on the alpha scalars and Gumbel-softmax (tau 0.2) on every one-hot span,
+  computed for all spans at once through a padded (spans x widest) index, not span by span.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gan_models.tabular.encoder import SpanInfo
+
+GUMBEL_TAU = 0.2
+
+
+class Residual(nn.Module):
+    """Linear + BatchNorm + ReLU whose output is concatenated with its input."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.norm = nn.BatchNorm1d(out_features)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.relu(self.norm(self.linear(inputs))), inputs], dim=1)
+
+
+class Generator(nn.Module):
+    """Maps (noise, condition) to raw, pre-activation encoded rows."""
+
+    def __init__(self, embedding_dim: int, condition_dim: int, hidden_dims: Sequence[int], data_dim: int) -> None:
+        super().__init__()
+        width = embedding_dim + condition_dim
+        blocks: list[nn.Module] = []
+        for hidden in hidden_dims:
+            blocks.append(Residual(width, hidden))
+            width += hidden
+        blocks.append(nn.Linear(width, data_dim))
+        self.body = nn.Sequential(*blocks)
+
+    def forward(self, noise: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([noise, condition], dim=1))
+
+
+class Discriminator(nn.Module):
+    """WGAN critic over packs of ``pac`` rows (each row: encoded data concatenated with its condition)."""
+
+    def __init__(self, input_dim: int, hidden_dims: Sequence[int], pac: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.input_dim = input_dim
+        self.pac = pac
+        layers: list[nn.Module] = []
+        width = input_dim * pac
+        for hidden in hidden_dims:
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        if rows.shape[0] % self.pac:
+            raise ValueError(f"batch of {rows.shape[0]} rows is not a multiple of pac={self.pac}")
+        return self.body(rows.reshape(-1, self.pac * self.input_dim))
+
+
+class OutputActivation(nn.Module):
+    """Applies each span's activation to raw generator output, vectorised over spans."""
+
+    def __init__(self, output_info: Sequence[SpanInfo]) -> None:
+        super().__init__()
+        tanh_positions = [span.start for span in output_info if span.activation == "tanh"]
+        softmax_spans = [span for span in output_info if span.activation == "softmax"]
+        widest = max((span.end - span.start for span in softmax_spans), default=0)
+        index = torch.zeros(len(softmax_spans), widest, dtype=torch.long)
+        mask = torch.zeros(len(softmax_spans), widest, dtype=torch.bool)
+        for row, span in enumerate(softmax_spans):  # once, at construction: a loop over spans
+            width = span.end - span.start
+            index[row, :width] = torch.arange(span.start, span.end)
+            mask[row, :width] = True
+        gathered_order = torch.cat([torch.tensor(tanh_positions, dtype=torch.long), index[mask]])
+        self.register_buffer("tanh_positions", torch.tensor(tanh_positions, dtype=torch.long), persistent=False)
+        self.register_buffer("softmax_index", index, persistent=False)
+        self.register_buffer("softmax_mask", mask, persistent=False)
+        self.register_buffer("restore_order", torch.argsort(gathered_order), persistent=False)
+
+    def forward(
+        self, raw: torch.Tensor, tau: float = GUMBEL_TAU, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Training-time activation: tanh scalars and soft Gumbel-softmax one-hots (differentiable)."""
+        raw = raw.float()
+        scalars = torch.tanh(raw[:, self.tanh_positions])
+        logits = self._noisy_logits(raw, generator)
+        one_hots = (logits / tau).softmax(dim=-1)
+        return torch.cat([scalars, one_hots[:, self.softmax_mask]], dim=1)[:, self.restore_order]
+
+    @torch.no_grad()
+    def hard(self, raw: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Sampling-time activation: exact one-hots drawn by the Gumbel-max trick (no softmax needed)."""
+        raw = raw.float()
+        chosen = self._noisy_logits(raw, generator).argmax(dim=-1)  # (rows, spans)
+        span_ids = torch.arange(len(self.softmax_index), device=raw.device)
+        rows = torch.zeros_like(raw)
+        rows[:, self.tanh_positions] = torch.tanh(raw[:, self.tanh_positions])
+        return rows.scatter_(1, self.softmax_index[span_ids, chosen], 1.0)
+
+    def _noisy_logits(self, raw: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Logits plus Gumbel noise, gathered to (rows, spans, widest) with padding at -inf."""
+        # Noise is drawn once per output position (not per padded slot): -log(-log(U)), U > 0.
+        uniform = torch.rand(raw.shape, device=raw.device, generator=generator).clamp_min_(1e-20)
+        noisy = raw - torch.log(-torch.log(uniform))
+        return noisy[:, self.softmax_index].masked_fill(~self.softmax_mask, float("-inf"))

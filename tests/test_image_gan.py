@@ -1,0 +1,321 @@
+"""Tests for the class-conditional image GAN (gan_models.image). Tiny networks and few steps: this is
+about behaviour (shapes, counts, reproducibility, resumption), not image quality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gan_models.image import (
+    ARCHITECTURES,
+    LOSSES,
+    ImageGAN,
+    ImageGANConfig,
+    PerClassImageGAN,
+    diff_augment,
+    load_image_gan,
+    sample_grid,
+    train_single_class,
+)
+from gan_models.image.architectures import resolution_plan
+from gan_models.image.diffaugment import cutout, translate
+from gan_models.image.trainer import BalancedBatchSampler
+
+BREASTMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "breastmnist.npz"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_intra_op_thread():
+    # The networks here are tiny; on a shared 2-core machine two OpenMP threads thrash far more than
+    # they help. Restored afterwards so other test modules keep the defaults.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def tiny_config(**overrides) -> ImageGANConfig:
+    values = dict(z_dim=16, base_channels=8, steps=6, batch_size=16, log_every=2, device="cpu", seed=3)
+    values.update(overrides)
+    return ImageGANConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def breast_subset() -> tuple[np.ndarray, np.ndarray]:
+    if not BREASTMNIST.is_file():
+        pytest.skip(f"BreastMNIST not found at {BREASTMNIST} (shared test data is not mounted)")
+    data = np.load(BREASTMNIST)
+    images, labels = data["train_images"], data["train_labels"].reshape(-1).astype(np.int64)
+    # 24 malignant + 40 benign keeps the imbalance and the test fast.
+    keep = np.concatenate([np.flatnonzero(labels == 0)[:24], np.flatnonzero(labels == 1)[:40]])
+    return images[keep], labels[keep]
+
+
+@pytest.fixture(scope="module")
+def trained(breast_subset) -> ImageGAN:
+    images, labels = breast_subset
+    return ImageGAN(tiny_config()).fit(images, labels)
+
+
+def collect(chunks) -> tuple[np.ndarray, np.ndarray]:
+    chunks = list(chunks)
+    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
+# --------------------------------------------------------------------------- DiffAugment
+
+
+@pytest.mark.parametrize("policy", ["color", "translation", "cutout", "color,translation,cutout"])
+def test_diff_augment_keeps_shape_and_passes_gradients(policy):
+    x = torch.rand(5, 3, 28, 28, requires_grad=True)
+    y = diff_augment(x * 2 - 1, policy, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_diff_augment_is_seeded_and_changes_images():
+    x = torch.rand(4, 1, 32, 32) * 2 - 1
+    first = diff_augment(x, generator=torch.Generator().manual_seed(7))
+    again = diff_augment(x, generator=torch.Generator().manual_seed(7))
+    other = diff_augment(x, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    assert not torch.equal(first, x)
+    assert torch.equal(diff_augment(x, "none"), x) and torch.equal(diff_augment(x, ""), x)
+
+
+def test_translation_moves_content_by_at_most_an_eighth():
+    x = torch.zeros(16, 1, 32, 32)
+    x[:, :, 16, 16] = 1.0
+    moved = translate(x, torch.Generator().manual_seed(0))
+    assert torch.equal(moved.sum(dim=(1, 2, 3)), torch.ones(16))  # a shift of 4 px keeps the centre pixel
+    rows, cols = moved[:, 0].nonzero()[:, 1], moved[:, 0].nonzero()[:, 2]
+    assert (rows - 16).abs().max() <= 4 and (cols - 16).abs().max() <= 4
+    assert ((rows != 16) | (cols != 16)).any()
+
+
+def test_cutout_erases_at_most_a_quarter():
+    x = torch.ones(32, 1, 28, 28)
+    erased_fraction = 1 - cutout(x, torch.Generator().manual_seed(0)).mean(dim=(1, 2, 3))
+    assert erased_fraction.max() <= 0.25 + 1e-6
+    assert erased_fraction.min() > 0
+
+
+def test_diff_augment_rejects_unknown_policy():
+    with pytest.raises(ValueError, match="zoom"):
+        diff_augment(torch.zeros(1, 1, 28, 28), "color,zoom")
+    with pytest.raises(ValueError, match="diffaugment"):
+        ImageGANConfig(diffaugment="colour")
+
+
+# --------------------------------------------------------------------------- architectures
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("size", [28, 32, 48, 64])
+def test_architectures_make_and_score_images_of_each_size(name, size):
+    torch.manual_seed(0)
+    generator, discriminator = ARCHITECTURES[name](size, 3 if size == 32 else 1, 3, 16, 8)
+    labels = torch.tensor([0, 1, 2, 1])
+    images = generator(torch.randn(4, 16), labels)
+    assert images.shape == (4, 3 if size == 32 else 1, size, size)
+    assert images.abs().max() <= 1.0
+    scores = discriminator(images, labels)
+    assert scores.shape == (4,) and torch.isfinite(scores).all()
+    # The class label must matter to both networks.
+    other = torch.tensor([2, 0, 1, 0])
+    assert not torch.allclose(discriminator(images, other), scores)
+    # Conditional BN starts class-neutral (gain 1, bias 0); give the classes distinct embeddings.
+    for module in generator.modules():
+        if isinstance(module, torch.nn.Embedding):
+            torch.nn.init.normal_(module.weight)
+    generator.eval()
+    z = torch.randn(4, 16)
+    assert not torch.allclose(generator(z, labels), generator(z, other))
+
+
+def test_resolution_plan_grows_from_a_small_base_and_rejects_odd_sizes():
+    assert resolution_plan(28) == (7, 2)
+    assert resolution_plan(32) == (4, 3)
+    assert resolution_plan(48) == (6, 3)
+    assert resolution_plan(64) == (4, 4)
+    with pytest.raises(ValueError, match="image_size"):
+        resolution_plan(30)
+
+
+# --------------------------------------------------------------------------- losses
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_reward_the_right_side(name):
+    loss = LOSSES[name]
+    confident = loss.discriminator_loss(torch.full((8,), 2.0), torch.full((8,), -2.0))
+    fooled = loss.discriminator_loss(torch.full((8,), -2.0), torch.full((8,), 2.0))
+    assert torch.isfinite(confident) and torch.isfinite(fooled)
+    assert confident < fooled
+    assert loss.generator_loss(torch.full((8,), 2.0)) < loss.generator_loss(torch.full((8,), -2.0))
+
+
+def test_gradient_penalty_is_positive_and_trains_the_critic():
+    loss = LOSSES["wgan-gp"]
+    _, discriminator = ARCHITECTURES["dcgan"](28, 1, 2, 16, 8)
+    real, fake = torch.rand(6, 1, 28, 28) * 2 - 1, torch.rand(6, 1, 28, 28) * 2 - 1
+    labels = torch.tensor([0, 1, 0, 1, 0, 1])
+    penalty = loss.penalty(discriminator, real, fake, labels, torch.Generator().manual_seed(0))
+    assert torch.isfinite(penalty) and penalty > 0
+    penalty.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in discriminator.parameters())
+    assert LOSSES["hinge"].penalty is None
+
+
+# --------------------------------------------------------------------------- training and sampling
+
+
+def test_balanced_batches_hold_each_class_equally():
+    labels = np.array([0] * 3 + [1] * 50 + [2] * 7)
+    sampler = BalancedBatchSampler(labels, 3)
+    indices, batch_labels = sampler.sample(300, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.bincount(batch_labels, minlength=3), torch.tensor([100, 100, 100]))
+    assert np.array_equal(labels[indices.numpy()], batch_labels.numpy())
+    assert set(indices[batch_labels == 0].tolist()) == {0, 1, 2}
+
+
+def test_fit_then_sample_gives_exact_class_counts(trained):
+    counts = {0: 37, 1: 5}
+    chunks = list(trained.sample(counts, chunk_size=16))
+    assert all(len(images) <= 16 for images, _ in chunks)
+    images, labels = collect(chunks)
+    assert images.dtype == np.uint8 and images.shape == (42, 28, 28, 1)
+    assert labels.dtype == np.int64
+    assert np.bincount(labels).tolist() == [37, 5]
+    assert images.std() > 0
+    assert trained.steps_done == 6
+    assert [r["step"] for r in trained.loss_history] == [2, 4, 6]
+    assert all(np.isfinite(r["generator_loss"]) and np.isfinite(r["discriminator_loss"]) for r in trained.loss_history)
+
+
+def test_sample_rejects_unknown_class_and_negative_counts(trained):
+    with pytest.raises(ValueError, match="class 5"):
+        trained.sample({5: 3})
+    with pytest.raises(ValueError, match="class_counts"):
+        trained.sample({0: -1})
+    assert collect([(np.zeros((0, 28, 28, 1), np.uint8), np.zeros(0, np.int64))])[0].shape[0] == 0
+    assert list(trained.sample({0: 0})) == []
+
+
+def test_ema_generator_differs_from_raw_generator(trained):
+    ema = dict(trained.generator_ema.named_parameters())
+    raw = dict(trained.generator.named_parameters())
+    assert ema.keys() == raw.keys()
+    assert any(not torch.equal(ema[name], raw[name]) for name in ema)
+    z, labels = torch.randn(4, 16), torch.tensor([0, 1, 0, 1])
+    trained.generator.eval()
+    try:
+        assert not torch.allclose(trained.generator_ema(z, labels), trained.generator(z, labels))
+    finally:
+        trained.generator.train()
+
+
+def test_seeded_training_and_sampling_repeat_exactly(breast_subset, trained):
+    images, labels = breast_subset
+    again = ImageGAN(tiny_config()).fit(images, labels)
+    assert again.loss_history == trained.loss_history
+    first, _ = collect(trained.sample({0: 6, 1: 6}, seed=11))
+    second, _ = collect(again.sample({0: 6, 1: 6}, seed=11))
+    other, _ = collect(again.sample({0: 6, 1: 6}, seed=12))
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_save_and_load_reproduce_samples(trained, tmp_path):
+    trained.save(tmp_path / "model")
+    for name in ("generator_ema.pt", "generator.pt", "discriminator.pt", "config.json", "meta.json"):
+        assert (tmp_path / "model" / name).is_file()
+    meta = json.loads((tmp_path / "model" / "meta.json").read_text())
+    assert meta["image_size"] == 28 and meta["channels"] == 1 and meta["classes"] == [0, 1]
+    assert meta["steps_done"] == 6 and len(meta["loss_history"]) == 3
+    loaded = ImageGAN.load(tmp_path / "model")
+    assert loaded.config == trained.config
+    assert np.array_equal(collect(loaded.sample({0: 5, 1: 9}, seed=1))[0], collect(trained.sample({0: 5, 1: 9}, seed=1))[0])
+    assert isinstance(load_image_gan(tmp_path / "model"), ImageGAN)
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(breast_subset, trained, tmp_path):
+    images, labels = breast_subset
+    config = tiny_config(checkpoint_every=2, log_every=1)
+
+    def interrupt_at_step_3(step, total, losses):
+        if step == 3:
+            raise KeyboardInterrupt("simulated worker loss")
+
+    with pytest.raises(KeyboardInterrupt):
+        ImageGAN(config).fit(images, labels, progress=interrupt_at_step_3, checkpoint_dir=tmp_path)
+    seen_steps = []
+    resumed = ImageGAN(config).fit(
+        images, labels, progress=lambda step, total, losses: seen_steps.append(step), checkpoint_dir=tmp_path
+    )
+    assert seen_steps == [3, 4, 5, 6]  # resumed from the step-2 checkpoint
+    assert resumed.steps_done == config.steps
+    assert [r["step"] for r in resumed.loss_history] == [1, 2, 3, 4, 5, 6]
+    # Same seed, same data: the resumed run is the uninterrupted run, bit for bit.
+    assert np.array_equal(collect(resumed.sample({0: 4, 1: 4}))[0], collect(trained.sample({0: 4, 1: 4}))[0])
+    # A finished checkpoint is not trained again; a different config is refused.
+    assert ImageGAN(config).fit(images, labels, checkpoint_dir=tmp_path).steps_done == config.steps
+    with pytest.raises(ValueError, match="base_channels"):
+        ImageGAN(tiny_config(checkpoint_every=2, base_channels=16)).fit(images, labels, checkpoint_dir=tmp_path)
+
+
+def test_per_class_models_combine_behind_the_same_api(breast_subset, tmp_path):
+    images, labels = breast_subset
+    config = tiny_config(steps=3, batch_size=8)
+    models = {label: train_single_class(images[labels == label], label, config) for label in (1, 0)}
+    assert models[1].classes == [1] and models[1].n_classes == 1
+    combined = PerClassImageGAN(models)
+    generated, generated_labels = collect(combined.sample({0: 3, 1: 11}, chunk_size=4, seed=5))
+    assert generated.shape == (14, 28, 28, 1) and generated.dtype == np.uint8
+    assert generated_labels.tolist() == [0] * 3 + [1] * 11
+    combined.save(tmp_path / "per_class")
+    loaded = load_image_gan(tmp_path / "per_class")
+    assert isinstance(loaded, PerClassImageGAN) and loaded.classes == [0, 1]
+    assert np.array_equal(collect(loaded.sample({0: 3, 1: 11}, chunk_size=4, seed=5))[0], generated)
+    with pytest.raises(ValueError, match="single-class"):
+        PerClassImageGAN({1: models[0]})
+
+
+def test_sample_grid_puts_real_beside_synthetic_rows(breast_subset, trained):
+    images, labels = breast_subset
+    grid = sample_grid(images, labels, trained, per_class=4, seed=0)
+    tile = 28 + 2 * 2
+    assert grid.dtype == np.uint8 and grid.shape == (2 * tile, 9 * tile, 1)
+    first_real = grid[2 : 2 + 28, 2 : 2 + 28, 0]
+    assert any(np.array_equal(first_real, image) for image in images[labels == 0])
+    gap = grid[:, 4 * tile : 5 * tile]
+    assert not gap.any()
+
+
+def test_fit_rejects_bad_inputs(breast_subset):
+    images, labels = breast_subset
+    with pytest.raises(ValueError, match="uint8"):
+        ImageGAN(tiny_config()).fit(images.astype(np.float32), labels)
+    with pytest.raises(ValueError, match="labels"):
+        ImageGAN(tiny_config()).fit(images, labels[:-1])
+    with pytest.raises(ValueError, match=r"class\(es\) \[2\]"):
+        ImageGAN(tiny_config()).fit(images, labels, n_classes=3)
+    with pytest.raises(ValueError, match="architecture"):
+        ImageGANConfig(architecture="stylegan")
+    with pytest.raises(ValueError, match="loss"):
+        ImageGANConfig(loss="focal")
+
+
+@pytest.mark.parametrize("architecture,loss", [("dcgan", "wgan-gp"), ("sngan_sa", "vanilla"), ("sngan", "lsgan")])
+def test_other_variants_train_a_few_steps(breast_subset, architecture, loss):
+    images, labels = breast_subset
+    model = ImageGAN(tiny_config(architecture=architecture, loss=loss, steps=2, batch_size=8)).fit(images, labels)
+    generated, generated_labels = collect(model.sample({0: 2, 1: 3}))
+    assert generated.shape == (5, 28, 28, 1) and np.bincount(generated_labels).tolist() == [2, 3]
+    assert all(np.isfinite(r["discriminator_loss"]) for r in model.loss_history)

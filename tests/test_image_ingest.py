@@ -1,0 +1,271 @@
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from quality.image_ingest import (
+    DIGITS_SCARCE_TRAIN_ROWS,
+    ImageDataset,
+    ImageSplit,
+    load_digits_builtin,
+    load_image_folder,
+    load_medmnist_npz,
+    split_images,
+)
+
+BREASTMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "breastmnist.npz"
+needs_breastmnist = pytest.mark.skipif(
+    not BREASTMNIST.is_file(), reason=f"BreastMNIST file not found at {BREASTMNIST} (it is never copied into the repo)"
+)
+
+
+def tagged_images(n: int, size: int = 8, channels: int = 1) -> np.ndarray:
+    """Images whose first two pixels spell their row number, so every image is unique and traceable."""
+    rng = np.random.default_rng(n)
+    images = rng.integers(0, 256, size=(n, size, size, channels), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(n) // 256
+    images[:, 0, 1, 0] = np.arange(n) % 256
+    return images
+
+
+def row_numbers(images: np.ndarray) -> set[int]:
+    return set((images[:, 0, 0, 0].astype(int) * 256 + images[:, 0, 1, 0]).tolist())
+
+
+def write_npz(path: Path, **arrays) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+# ------------------------------------------------------------------------------------------ MedMNIST
+
+
+@needs_breastmnist
+def test_breastmnist_loads_with_its_official_splits():
+    dataset = load_medmnist_npz(BREASTMNIST)
+    assert dataset.images.shape == (546, 28, 28, 1) and dataset.images.dtype == np.uint8
+    assert dataset.labels.dtype == np.int64
+    assert np.bincount(dataset.labels).tolist() == [147, 399]
+    assert dataset.class_names == ["0", "1"]
+    assert len(dataset.official_splits["val"][0]) == 78 and len(dataset.official_splits["test"][0]) == 156
+
+    split = split_images(dataset, seed=0)
+    assert split.holdout_is_official
+    assert np.array_equal(split.train_images, dataset.images)
+    assert np.array_equal(split.validation_images, dataset.official_splits["val"][0])
+    assert np.array_equal(split.holdout_labels, dataset.official_splits["test"][1])
+
+
+@needs_breastmnist
+def test_caps_on_a_medmnist_file_thin_only_train():
+    dataset = load_medmnist_npz(BREASTMNIST)
+    split = split_images(dataset, seed=0, train_caps={0: 20})
+    assert np.bincount(split.train_labels).tolist() == [20, 399]
+    assert len(split.validation_labels) == 78 and len(split.holdout_labels) == 156
+
+
+def test_npz_with_n_by_1_labels_rgb_images_class_names_and_resize(tmp_path):
+    images = tagged_images(40, size=8, channels=3)
+    labels = np.repeat([0, 1], 20).reshape(-1, 1)
+    path = write_npz(tmp_path / "rgb.npz", train_images=images, train_labels=labels,
+                     class_names=np.array(["healthy", "sick"]))
+    dataset = load_medmnist_npz(path)
+    assert dataset.images.shape == (40, 8, 8, 3)
+    assert dataset.labels.shape == (40,) and dataset.labels.dtype == np.int64
+    assert dataset.class_names == ["healthy", "sick"]
+    assert dataset.official_splits == {}
+
+    resized = load_medmnist_npz(path, size=16)
+    assert resized.images.shape == (40, 16, 16, 3) and resized.images.dtype == np.uint8
+
+
+def test_npz_grayscale_gets_a_channel_axis_and_whole_valued_floats_convert(tmp_path):
+    images = tagged_images(30)[..., 0].astype(np.float32)
+    path = write_npz(tmp_path / "gray.npz", train_images=images, train_labels=np.repeat([0, 1, 2], 10))
+    dataset = load_medmnist_npz(path)
+    assert dataset.images.shape == (30, 8, 8, 1) and dataset.images.dtype == np.uint8
+    assert np.array_equal(dataset.images[..., 0], images.astype(np.uint8))
+    assert dataset.class_names == ["0", "1", "2"]
+
+
+def test_npz_without_both_official_splits_is_split_stratified(tmp_path):
+    path = write_npz(tmp_path / "only_test.npz", train_images=tagged_images(60), train_labels=np.repeat([0, 1], 30),
+                     test_images=tagged_images(20), test_labels=np.repeat([0, 1], 10))
+    split = split_images(load_medmnist_npz(path), seed=0)
+    assert not split.holdout_is_official
+    assert len(split.train_labels) + len(split.validation_labels) + len(split.holdout_labels) == 80
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        (dict(images=np.zeros((4, 8, 8), np.uint8)), r"keys found: \['images'\]"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, 1], 4)), "10 images but 8 labels"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.zeros(10, int)), "at least two classes"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, 2], 5),
+              class_names=np.array(["a", "b"])), r"label\(s\) \[2\] are outside the class set"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, -1], 5)), r"label\(s\) \[-1\]"),
+        (dict(train_images=np.full((10, 8, 8), 0.5), train_labels=np.repeat([0, 1], 5)), "cannot be converted to uint8"),
+        (dict(train_images=np.full((10, 8, 8), 300), train_labels=np.repeat([0, 1], 5)), "cannot be converted to uint8"),
+    ],
+    ids=["missing_train_key", "length_mismatch", "single_class", "label_outside_names", "negative_label",
+         "fractional_floats", "values_above_255"],
+)
+def test_bad_npz_contents_raise_a_named_error(tmp_path, arrays, message):
+    path = write_npz(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=message) as error:
+        load_medmnist_npz(path)
+    assert "bad.npz" in str(error.value)
+
+
+def test_missing_and_corrupt_npz_files_are_named(tmp_path):
+    with pytest.raises(ValueError, match="nowhere.npz does not exist"):
+        load_medmnist_npz(tmp_path / "nowhere.npz")
+    (tmp_path / "text.npz").write_text("not a zip archive")
+    with pytest.raises(ValueError, match="text.npz is not a readable .npz archive"):
+        load_medmnist_npz(tmp_path / "text.npz")
+    good = write_npz(tmp_path / "good.npz", train_images=tagged_images(10), train_labels=np.repeat([0, 1], 5))
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ValueError, match="truncated.npz"):
+        load_medmnist_npz(truncated)
+    assert zipfile.is_zipfile(good)
+
+
+# ------------------------------------------------------------------------------------------ folder
+
+
+def make_folder(root: Path, sizes=(12, 12)) -> Path:
+    rng = np.random.default_rng(0)
+    for index in range(3):
+        write_png(root / "benign" / f"b{index}.png", rng.integers(0, 256, (sizes[0], sizes[0]), dtype=np.uint8))
+    for index in range(2):
+        write_png(root / "malignant" / f"m{index}.png", rng.integers(0, 256, (sizes[1], sizes[1]), dtype=np.uint8))
+    return root
+
+
+def test_folder_of_grayscale_pngs_is_resized_and_labelled_by_folder(tmp_path):
+    dataset = load_image_folder(make_folder(tmp_path, sizes=(12, 20)), size=16)
+    assert dataset.images.shape == (5, 16, 16, 1) and dataset.images.dtype == np.uint8
+    assert dataset.class_names == ["benign", "malignant"]
+    assert dataset.labels.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_folder_mixing_grayscale_and_rgb_becomes_rgb_unless_channels_is_set(tmp_path):
+    root = make_folder(tmp_path)
+    colour = np.zeros((12, 12, 3), np.uint8)
+    colour[..., 0] = 200
+    write_png(root / "malignant" / "colour.png", colour)
+    Image.fromarray(colour).save(root / "malignant" / "colour.jpg", quality=95)
+    dataset = load_image_folder(root, size=12)
+    assert dataset.images.shape == (7, 12, 12, 3)
+    red = dataset.images[3:5]  # files are read in sorted order: b0-b2, then colour.jpg, colour.png, m0, m1
+    assert dataset.labels[3:5].tolist() == [1, 1]
+    assert red[..., 0].mean() > 150 and red[..., 1].mean() < 50
+    assert np.array_equal(dataset.images[0][..., 0], dataset.images[0][..., 1])  # grayscale spread to RGB
+    assert load_image_folder(root, size=12, channels=1).images.shape == (7, 12, 12, 1)
+
+
+def test_folder_without_resize_needs_one_size_and_names_two_files(tmp_path):
+    root = make_folder(tmp_path, sizes=(12, 20))
+    with pytest.raises(ValueError, match=r"b0.png is 12x12 but .*m0.png is 20x20"):
+        load_image_folder(root, size=None)
+    same = load_image_folder(make_folder(tmp_path / "same"), size=None)
+    assert same.images.shape == (5, 12, 12, 1)
+
+
+def test_non_image_files_warn_and_are_skipped_or_raise(tmp_path):
+    root = make_folder(tmp_path)
+    (root / "benign" / "notes.txt").write_text("scanner settings")
+    (root / "benign" / ".DS_Store").write_bytes(b"\0")
+    with pytest.warns(UserWarning, match="notes.txt"):
+        dataset = load_image_folder(root)
+    assert len(dataset.labels) == 5
+    with pytest.raises(ValueError, match="notes.txt"):
+        load_image_folder(root, on_non_image="error")
+    with pytest.raises(ValueError, match="on_non_image"):
+        load_image_folder(root, on_non_image="ignore")
+
+
+def test_empty_class_folder_corrupt_image_and_single_class_are_named(tmp_path):
+    root = make_folder(tmp_path / "empty")
+    (root / "normal").mkdir()
+    with pytest.raises(ValueError, match="normal has no PNG/JPEG images"):
+        load_image_folder(root)
+
+    root = make_folder(tmp_path / "corrupt")
+    (root / "benign" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(ValueError, match="broken.png cannot be read"):
+        load_image_folder(root)
+
+    write_png(tmp_path / "single" / "only" / "a.png", np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError, match="at least two classes"):
+        load_image_folder(tmp_path / "single")
+    with pytest.raises(ValueError, match="does not exist"):
+        load_image_folder(tmp_path / "absent")
+
+
+# ------------------------------------------------------------------------------------------ digits and split
+
+
+def test_digits_are_upsampled_uint8_with_ten_classes():
+    dataset = load_digits_builtin(size=32)
+    assert dataset.images.shape == (1797, 32, 32, 1) and dataset.images.dtype == np.uint8
+    assert dataset.images.max() == 255 and dataset.images.min() == 0
+    assert dataset.class_names == [str(d) for d in range(10)]
+    assert sorted(set(dataset.labels.tolist())) == list(range(10))
+
+
+def test_scarce_digits_split_caps_only_train_and_leaves_other_splits_untouched():
+    dataset = load_digits_builtin(size=8)
+    full = split_images(dataset, seed=3)
+    scarce = split_images(dataset, seed=3, train_caps=DIGITS_SCARCE_TRAIN_ROWS)
+    counts = np.bincount(scarce.train_labels, minlength=10)
+    full_counts = np.bincount(full.train_labels, minlength=10)
+    for digit in range(10):
+        expected = DIGITS_SCARCE_TRAIN_ROWS.get(digit, full_counts[digit])
+        assert counts[digit] == expected
+    assert np.array_equal(scarce.validation_images, full.validation_images)
+    assert np.array_equal(scarce.holdout_images, full.holdout_images)
+    assert np.array_equal(scarce.holdout_labels, full.holdout_labels)
+
+
+def test_split_has_no_overlap_covers_every_image_and_repeats_with_its_seed():
+    dataset = ImageDataset(tagged_images(200), np.repeat([0, 1, 2, 3], 50), list("abcd"), "test")
+    split = split_images(dataset, seed=5, train_caps={1: 10})
+    train, validation, holdout = (row_numbers(split.train_images), row_numbers(split.validation_images),
+                                  row_numbers(split.holdout_images))
+    assert not (train & validation) and not (train & holdout) and not (validation & holdout)
+    assert len(train) == 30 * 3 + 10 and len(validation) == 40 and len(holdout) == 40
+    again = split_images(dataset, seed=5, train_caps={1: 10})
+    assert np.array_equal(again.train_images, split.train_images)
+    assert row_numbers(split_images(dataset, seed=6).holdout_images) != holdout
+
+
+def test_bad_caps_are_named():
+    dataset = ImageDataset(tagged_images(40), np.repeat([0, 1], 20), ["a", "b"], "test")
+    with pytest.raises(ValueError, match="train_caps names class 'a'"):
+        split_images(dataset, seed=0, train_caps={"a": 5})
+    with pytest.raises(ValueError, match=r"train_caps\[1\] = 1"):
+        split_images(dataset, seed=0, train_caps={1: 1})
+
+
+def test_split_saves_and_loads_without_pickle(tmp_path):
+    dataset = ImageDataset(tagged_images(60, channels=3), np.repeat([0, 1, 2], 20), ["x", "y", "z"], "memory")
+    split = split_images(dataset, seed=1)
+    split.save(tmp_path / "split")
+    loaded = ImageSplit.load(tmp_path / "split")
+    for name in ("train_images", "train_labels", "validation_images", "holdout_labels"):
+        assert np.array_equal(getattr(loaded, name), getattr(split, name))
+    assert loaded.class_names == ["x", "y", "z"] and loaded.source == "memory" and not loaded.holdout_is_official
+    with np.load(tmp_path / "split" / "split.npz", allow_pickle=False) as arrays:
+        assert arrays["train_images"].dtype == np.uint8
+    with pytest.raises(ValueError, match="split.npz does not exist"):
+        ImageSplit.load(tmp_path)
