@@ -2,6 +2,8 @@
 run (Dagster skips what depends on a failed blocking check) and again inside published_dataset,
 which reads the stored results for the exact model version it is about to publish."""
 
+from dataclasses import replace
+
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
 
 from assets.generation import synthetic_samples
@@ -16,7 +18,7 @@ REPORTED_CHECKS = ("fidelity",)
 
 def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, thresholds, storage) -> AssetCheckResult:
     steps = steps_for(split)
-    result = steps.run_check(name, split, synthetic, thresholds)
+    result = replace(steps.run_check(name, split, synthetic, thresholds), name=name)  # one name per check
     partition = context.op_execution_context.partition_key
     storage.write_check_result(partition, name, {**result.to_dict(), "model_version": synthetic.model_version})
     metadata = check_metadata(result)

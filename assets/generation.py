@@ -47,7 +47,8 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, d
     progress = progress_logger(context, f"training {name}")
     limit_cpu_threads(config.cpu_threads)
     model, seconds = timed(steps.train_part, dataset_split, config, part, progress, checkpoints)
-    context.log.info(f"trained {name} in {seconds} s")
+    resumed = steps.resumed_from_step(model)
+    context.log.info(f"trained {name} in {seconds} s" + (f", resumed from step {resumed}" if resumed else ""))
     if checkpoints is not None:
         # the trained model is stored as the step's output: a finished run's checkpoint must not be
         # "resumed" by the next run, which may see new data

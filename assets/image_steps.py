@@ -101,6 +101,10 @@ def train_part(data: ImageSplit, config: GeneratorConfig, part: int, progress: C
                               progress=progress, checkpoint_dir=checkpoint_dir)
 
 
+def resumed_from_step(model: ImageGAN) -> int:
+    return int(getattr(model, "resumed_from_step", 0))
+
+
 def combine_parts(parts: list[ImageGAN]):
     if len(parts) == 1 and len(parts[0].classes) != 1:
         return parts[0]

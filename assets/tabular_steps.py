@@ -70,6 +70,10 @@ def model_version(model: TabularGAN) -> str:
     return state_fingerprint(model.generator.state_dict())
 
 
+def resumed_from_step(model: TabularGAN) -> int:
+    return int(model.training_info.get("resumed_from_step", 0))
+
+
 def combine_parts(parts: list[TabularGAN]) -> TabularGAN:
     (model,) = parts
     return model

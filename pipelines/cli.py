@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--require-beat-baseline", action="store_true",
                      help="gate on the lift over the best classic baseline instead of real-only")
     run.add_argument("--lift-seeds", type=int, default=5, help="downstream training seeds (default 5)")
+    run.add_argument("--checkpoint-every", type=int, default=0,
+                     help="save a resumable training checkpoint every N steps; a re-run resumes from it")
     run.add_argument("--lift-epochs", type=int, help="images: epochs of the downstream CNN (default 15)")
     run.add_argument("--per-class", action="store_true", help="images: one GAN per class, each its own step")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -37,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    generator: dict[str, Any] = {"seed": args.seed, "device": args.device, "per_class": args.per_class}
+    generator: dict[str, Any] = {"seed": args.seed, "device": args.device, "per_class": args.per_class,
+                                 "checkpoint_every": args.checkpoint_every}
     if args.epochs is not None:
         generator["epochs"] = args.epochs
     if args.image_steps is not None:
