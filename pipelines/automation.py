@@ -55,22 +55,34 @@ def report_catalog_errors(load: CatalogLoad, log) -> None:
         log.warning(f"catalog entry {error.entry}: field '{error.field}': {error.message}")
 
 
-@sensor(job=augmentation_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
-        description="Registers one partition per catalog dataset and starts a run when a dataset's "
-        "source content or settings change.")
+@sensor(minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
+        description="Keeps one partition per valid catalog dataset (adds new ones, removes deleted ones).")
 def catalog_sensor(context: SensorEvaluationContext, catalog: DatasetCatalog):
     load = catalog.load()
     report_catalog_errors(load, context.log)
     wanted = {entry.name for entry in load.entries}
     kept = wanted | {error.entry for error in load.errors}  # an entry that broke keeps its partition
     existing = set(context.instance.get_dynamic_partitions(DATASETS))
-    partition_requests = []
+    requests = []
     if wanted - existing:
-        partition_requests.append(AddDynamicPartitionsRequest(DATASETS, sorted(wanted - existing)))
+        requests.append(AddDynamicPartitionsRequest(DATASETS, sorted(wanted - existing)))
     if existing - kept:
-        partition_requests.append(DeleteDynamicPartitionsRequest(DATASETS, sorted(existing - kept)))
-    return SensorResult(run_requests=catalog_run_requests(load, context.instance),
-                        dynamic_partitions_requests=partition_requests)
+        requests.append(DeleteDynamicPartitionsRequest(DATASETS, sorted(existing - kept)))
+    return SensorResult(dynamic_partitions_requests=requests)
+
+
+@sensor(job=augmentation_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
+        description="Starts a run for every catalog dataset whose source content or settings changed since "
+        "its last run (content hash, not file time). Off by default: turn it on to augment on change.")
+def source_change_sensor(context: SensorEvaluationContext, catalog: DatasetCatalog):
+    load = catalog.load()
+    report_catalog_errors(load, context.log)
+    registered = set(context.instance.get_dynamic_partitions(DATASETS))
+    new = sorted({entry.name for entry in load.entries} - registered)
+    return SensorResult(
+        run_requests=catalog_run_requests(load, context.instance),
+        dynamic_partitions_requests=[AddDynamicPartitionsRequest(DATASETS, new)] if new else [],
+    )
 
 
 @schedule(job=augmentation_job, cron_schedule=os.environ.get("SYNTHLIFT_CRON", DEFAULT_CRON),

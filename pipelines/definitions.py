@@ -8,7 +8,7 @@ from assets.checks import synthetic_checks
 from assets.evaluation import lift_report, published_dataset
 from assets.generation import gan_generator, synthetic_samples
 from assets.ingest import dataset_split, every_class_in_every_split, raw_dataset
-from pipelines.automation import augmentation_schedule, catalog_sensor
+from pipelines.automation import augmentation_schedule, catalog_sensor, source_change_sensor
 from pipelines.config import QualityThresholds
 from pipelines.io_managers import ArtifactIOManager
 from pipelines.jobs import augmentation_job
@@ -33,6 +33,6 @@ defs = Definitions(
     asset_checks=ASSET_CHECKS,
     jobs=[augmentation_job],
     schedules=[augmentation_schedule],
-    sensors=[catalog_sensor],
+    sensors=[catalog_sensor, source_change_sensor],
     resources=build_resources(),
 )

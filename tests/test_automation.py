@@ -11,7 +11,7 @@ from dagster import (
 )
 from dagster._core.test_utils import create_run_for_test
 
-from pipelines.automation import FINGERPRINT_TAG, augmentation_schedule, catalog_sensor
+from pipelines.automation import FINGERPRINT_TAG, augmentation_schedule, catalog_sensor, source_change_sensor
 from pipelines.definitions import defs
 from pipelines.partitions import DATASETS
 from pipelines.resources import DatasetCatalog
@@ -42,14 +42,21 @@ ENTRIES = [
 ]
 
 
-def evaluate_sensor(instance, catalog):
-    return catalog_sensor(build_sensor_context(instance=instance, resources={"catalog": catalog}))
+def evaluate_sensor(instance, catalog, sensor=source_change_sensor):
+    return sensor(build_sensor_context(instance=instance, resources={"catalog": catalog}))
 
 
-def test_sensor_registers_partitions_and_requests_a_run_per_valid_entry(instance, catalog_dir):
-    result = evaluate_sensor(instance, write_catalog(catalog_dir, ENTRIES))
+def test_catalog_sensor_registers_partitions_and_starts_nothing(instance, catalog_dir):
+    result = evaluate_sensor(instance, write_catalog(catalog_dir, ENTRIES), catalog_sensor)
     (added,) = result.dynamic_partitions_requests
     assert isinstance(added, AddDynamicPartitionsRequest) and sorted(added.partition_keys) == ["cancer", "table"]
+    assert not result.run_requests
+
+
+def test_source_sensor_requests_a_run_per_valid_entry(instance, catalog_dir):
+    result = evaluate_sensor(instance, write_catalog(catalog_dir, ENTRIES))
+    (added,) = result.dynamic_partitions_requests
+    assert sorted(added.partition_keys) == ["cancer", "table"]
     assert sorted(r.partition_key for r in result.run_requests) == ["cancer", "table"]
     job = defs.resolve_job_def("augmentation_job")
     for request in result.run_requests:
@@ -87,7 +94,7 @@ def test_a_failed_run_does_not_cover_its_data(instance, catalog_dir):
 
 def test_removed_entries_lose_their_partition_but_broken_ones_keep_it(instance, catalog_dir):
     instance.add_dynamic_partitions(DATASETS, ["table", "gone", "Broken Name"])
-    result = evaluate_sensor(instance, write_catalog(catalog_dir, [ENTRIES[0], ENTRIES[2]]))
+    result = evaluate_sensor(instance, write_catalog(catalog_dir, [ENTRIES[0], ENTRIES[2]]), catalog_sensor)
     deletes = [r for r in result.dynamic_partitions_requests if isinstance(r, DeleteDynamicPartitionsRequest)]
     assert [list(r.partition_keys) for r in deletes] == [["gone"]]
 
