@@ -23,6 +23,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from pipelines.run_config import augmentation_run_config
 from quality.sources import IMAGE_BUILTINS, modality_of
 from quality.tabular_ingest import BUILTIN_TABLES
 
@@ -31,7 +32,6 @@ NAME_PATTERN = r"[a-z0-9][a-z0-9_\-]{0,62}"
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 NAMED_SAMPLING_STRATEGIES = ("auto", "not majority", "all", "minority")
 HASH_BLOCK_BYTES = 1 << 20
-LOGGERS = {"console": {"config": {"log_level": "INFO"}}}
 
 
 class Thresholds(BaseModel):
@@ -163,29 +163,15 @@ class CatalogEntry(BaseModel):
         return training
 
     def run_config(self) -> dict[str, Any]:
-        """Run config of the asset job for this dataset, shaped as ``pipelines.cli.run_config_from_args``
-        shapes it (plus ``image_size``, ``checkpoint_every`` and the threshold resource)."""
+        """Run config of the asset job for this dataset (the same builder as the CLI's)."""
         budget = self.training
-        generator: dict[str, Any] = {"seed": budget.seed, "device": budget.device,
-                                     "checkpoint_every": budget.checkpoint_every}
-        if budget.epochs is not None:
-            generator["epochs"] = budget.epochs
-        if budget.image_steps is not None:
-            generator["image_steps"] = budget.image_steps
-        ops = {
-            "raw_dataset": {"source": self.source, "label": self.label or "", "image_size": self.image_size},
-            "dataset_split": {"seed": budget.seed},
-            "gan_generator": generator,
-            "synthetic_samples": {"seed": budget.seed, "sampling_strategy": self.sampling_strategy},
-            "lift_report": {"seeds": list(range(self.lift_seeds))},
-            "published_dataset": {"min_lift": self.min_lift, "require_beat_baseline": self.require_beat_baseline},
-        }
-        run_config: dict[str, Any] = {"ops": {name: {"config": config} for name, config in ops.items()}}
-        thresholds = self.thresholds.model_dump(exclude_none=True) if self.thresholds else {}
-        if thresholds:
-            run_config["resources"] = {"thresholds": {"config": thresholds}}
-        run_config["loggers"] = json.loads(json.dumps(LOGGERS))  # a fresh copy the caller may edit
-        return run_config
+        return augmentation_run_config(
+            source=self.source, label=self.label or "", seed=budget.seed, device=budget.device,
+            epochs=budget.epochs, image_steps=budget.image_steps, checkpoint_every=budget.checkpoint_every,
+            image_size=self.image_size, sampling_strategy=self.sampling_strategy, lift_seeds=self.lift_seeds,
+            min_lift=self.min_lift, require_beat_baseline=self.require_beat_baseline,
+            thresholds=self.thresholds.model_dump(exclude_none=True) if self.thresholds else None,
+        )
 
 
 @dataclass(frozen=True)

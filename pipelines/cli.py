@@ -39,25 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    generator: dict[str, Any] = {"seed": args.seed, "device": args.device, "per_class": args.per_class,
-                                 "checkpoint_every": args.checkpoint_every}
-    if args.epochs is not None:
-        generator["epochs"] = args.epochs
-    if args.image_steps is not None:
-        generator["image_steps"] = args.image_steps
-    ops = {
-        "raw_dataset": {"source": args.source, "label": args.label},
-        "dataset_split": {"seed": args.seed},
-        "gan_generator": generator,
-        "synthetic_samples": {"seed": args.seed, "sampling_strategy": args.sampling_strategy},
-        "lift_report": {"seeds": list(range(args.lift_seeds)),
-                        **({"image_epochs": args.lift_epochs} if args.lift_epochs else {})},
-        "published_dataset": {"min_lift": args.min_lift, "require_beat_baseline": args.require_beat_baseline},
-    }
-    return {
-        "ops": {name: {"config": config} for name, config in ops.items()},
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
-    }
+    from pipelines.run_config import augmentation_run_config
+
+    return augmentation_run_config(
+        source=args.source, label=args.label, seed=args.seed, device=args.device, epochs=args.epochs,
+        image_steps=args.image_steps, checkpoint_every=args.checkpoint_every, per_class=args.per_class,
+        sampling_strategy=args.sampling_strategy, lift_seeds=args.lift_seeds, lift_epochs=args.lift_epochs,
+        min_lift=args.min_lift, require_beat_baseline=args.require_beat_baseline,
+    )
 
 
 def dataset_name(args: argparse.Namespace) -> str:

@@ -7,6 +7,20 @@ import pytest
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+
+@pytest.fixture(scope="session", autouse=True)
+def one_cpu_thread():
+    """CI has 2 shared cores: one torch/BLAS thread per process avoids OpenMP stalls under contention
+    (the pipeline itself trains on one thread by default for the same reason)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(previous)
+
 BREASTMNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "breastmnist.npz"
 
 

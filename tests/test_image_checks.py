@@ -3,8 +3,6 @@ import re
 import numpy as np
 import pytest
 import scipy.linalg
-import torch
-from threadpoolctl import threadpool_limits
 
 import quality.image_features as image_features
 from quality.image_checks import (
@@ -17,16 +15,6 @@ from quality.image_checks import (
 )
 from quality.image_features import FeatureExtractor, train_feature_extractor
 from quality.image_ingest import load_digits_builtin, split_images
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The test machine's cores are shared: one thread per library avoids OpenMP/BLAS stalls under contention."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
-        yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

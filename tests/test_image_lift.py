@@ -2,8 +2,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
-from threadpoolctl import threadpool_limits
 
 import quality.image_lift as image_lift
 from quality.image_features import predict_proba, train_classifier
@@ -19,16 +17,6 @@ from quality.image_lift import (
 )
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The test machine's cores are shared: one thread per library avoids OpenMP/BLAS stalls under contention."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
-        yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

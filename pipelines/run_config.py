@@ -1,0 +1,48 @@
+"""The run config of the augmentation job, built in one place for the CLI and the catalog."""
+
+from typing import Any, Optional
+
+CONSOLE_LOGGER = {"console": {"config": {"log_level": "INFO"}}}
+
+
+def augmentation_run_config(
+    source: str,
+    label: str = "",
+    seed: int = 0,
+    device: str = "auto",
+    epochs: Optional[int] = None,
+    image_steps: Optional[int] = None,
+    checkpoint_every: int = 0,
+    per_class: bool = False,
+    image_size: Optional[int] = None,
+    sampling_strategy: str = "auto",
+    lift_seeds: int = 5,
+    lift_epochs: Optional[int] = None,
+    min_lift: float = 0.0,
+    require_beat_baseline: bool = False,
+    thresholds: Optional[dict[str, float]] = None,
+) -> dict[str, Any]:
+    """Config of every step; unset budgets (``None``) keep the step's own default. ``seed`` seeds the
+    split, the GAN and the sampler."""
+    generator: dict[str, Any] = {"seed": seed, "device": device, "per_class": per_class,
+                                 "checkpoint_every": checkpoint_every}
+    generator.update(_given(epochs=epochs, image_steps=image_steps))
+    ops = {
+        "raw_dataset": {"source": source, "label": label, **_given(image_size=image_size)},
+        "dataset_split": {"seed": seed},
+        "gan_generator": generator,
+        "synthetic_samples": {"seed": seed, "sampling_strategy": sampling_strategy},
+        "lift_report": {"seeds": list(range(lift_seeds)), **_given(image_epochs=lift_epochs)},
+        "published_dataset": {"min_lift": min_lift, "require_beat_baseline": require_beat_baseline},
+    }
+    run_config: dict[str, Any] = {
+        "ops": {name: {"config": config} for name, config in ops.items()},
+        "loggers": {name: {"config": dict(logger["config"])} for name, logger in CONSOLE_LOGGER.items()},
+    }
+    if thresholds:
+        run_config["resources"] = {"thresholds": {"config": dict(thresholds)}}
+    return run_config
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
