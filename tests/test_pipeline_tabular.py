@@ -64,17 +64,73 @@ def test_a_rejected_run_leaves_the_last_publication_untouched(tmp_path, capsys, 
     assert list((tmp_path / "published" / "patients" / "rejections").glob("*.json"))
 
 
+def _variant(csv, tmp_path, mutate, name="variant.csv"):
+    frame = mutate(pd.read_csv(csv))
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+BAD_TABLES = {
+    "single class": (lambda f: f.assign(outcome="well"), "single class ('well')"),
+    "null labels": (lambda f: f.assign(outcome=f["outcome"].where(f.index != 4)), "'outcome' has 1 missing value"),
+    "all-null column": (lambda f: f.assign(notes=float("nan")), "column 'notes' is entirely empty"),
+    "infinite values": (lambda f: f.assign(marker=f["marker"].where(f.index != 2, float("inf"))),
+                        "column 'marker' has 1 infinite value"),
+    "too few rows": (lambda f: pd.concat([f, f.head(3).assign(outcome="rare")]), "class 'rare'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TABLES))
+def test_each_bad_table_exits_non_zero_naming_the_culprit(tmp_path, capsys, patients_csv, case):
+    mutate, message = BAD_TABLES[case]
+    source = _variant(patients_csv, tmp_path, mutate)
+    code = main(["run", source, "--label", "outcome", "--out", str(tmp_path / "out"), "--json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and message in err[-1], err[-1:]
+    assert not (tmp_path / "out" / "published").exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["missing.csv", "--label", "y"], "missing.csv: no such file"),
         (["{csv}", "--label", "diagnosis"], "label column 'diagnosis' not found; columns are"),
+        (["{empty}", "--label", "y"], "empty.csv: the file is empty"),
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line_and_publishes_nothing(tmp_path, capsys, patients_csv, args, message):
-    args = [a.replace("{csv}", str(patients_csv)) for a in args]
+    (tmp_path / "empty.csv").write_text("")
+    args = [a.replace("{csv}", str(patients_csv)).replace("{empty}", str(tmp_path / "empty.csv")) for a in args]
     code = main(["run", *args, "--out", str(tmp_path), "--json"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert message in err[-1] and err[-1].startswith("synthlift: error: raw_dataset:")
+    assert message in err[-1] and err[-1].startswith("synthlift: error: ")
     assert not (tmp_path / "published").exists()
+
+
+def test_seeded_runs_generate_identical_rows(tmp_path, patients_csv):
+    from dagster import AssetKey, DagsterInstance, materialize
+
+    from pipelines.cli import build_parser, run_config_from_args
+    from pipelines.definitions import ASSETS, build_resources
+    from pipelines.partitions import DATASETS
+    from pipelines.resources import SynthliftStorage
+
+    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "5", "--seed", "3"])
+    config = run_config_from_args(args)
+    config["ops"] = {k: v for k, v in config["ops"].items() if k in ("raw_dataset", "dataset_split", "gan_generator",
+                                                                     "synthetic_samples")}
+    frames = []
+    for attempt in ("first", "second"):
+        storage = SynthliftStorage(root=str(tmp_path / attempt))
+        with DagsterInstance.ephemeral() as instance:
+            instance.add_dynamic_partitions(DATASETS, ["patients"])
+            result = materialize(ASSETS, run_config=config, resources=build_resources(storage), instance=instance,
+                                 partition_key="patients",
+                                 selection=[AssetKey(k) for k in config["ops"]])
+            assert result.success
+        frames.append(pd.read_parquet(tmp_path / attempt / "artifacts" / "synthetic_samples" / "patients"
+                                      / "synthetic.parquet"))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert len(frames[0]) > 0
