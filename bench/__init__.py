@@ -1,0 +1,1 @@
+"""Benchmarks of synthlift against classic and third-party baselines (not part of the package)."""

@@ -1,0 +1,68 @@
+"""Fit speed of synthlift's tabular GAN against SDV's CTGAN at equal epochs, on the same train split.
+
+Both fit with one torch thread (synthlift's product default; CTGAN is given the same), each fit is
+repeated and timed by wall clock and by process CPU time. CPU time is the fairer figure on a shared
+machine: contention inflates wall time but not the work done.
+
+    python -m bench.fit_speed [--datasets breast_cancer wine] [--epochs 300] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from gan_models.tabular import TabularGAN, TabularGANConfig
+from quality.tabular_ingest import load_table, split_table
+
+
+def timed_fit(fit) -> dict[str, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fit()
+    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+
+
+def synthlift_fit(split, epochs: int):
+    return lambda: TabularGAN(TabularGANConfig(epochs=epochs)).fit(split.train, split.label_column)
+
+
+def ctgan_fit(split, epochs: int):
+    from ctgan import CTGAN  # benchmark-only (Business Source License): never imported by the package
+
+    return lambda: CTGAN(epochs=epochs).fit(split.train, discrete_columns=[split.label_column])
+
+
+def measure(dataset: str, epochs: int, repeats: int) -> dict:
+    split = split_table(load_table(dataset), seed=0)
+    result = {"dataset": dataset, "train_rows": len(split.train), "epochs": epochs}
+    for name, make in (("synthlift", synthlift_fit), ("ctgan", ctgan_fit)):
+        runs = [timed_fit(make(split, epochs)) for _ in range(repeats)]
+        result[name] = {"wall_min": round(min(r["wall"] for r in runs), 2),
+                        "cpu_min": round(min(r["cpu"] for r in runs), 2)}
+    result["ratio_cpu"] = round(result["ctgan"]["cpu_min"] / result["synthlift"]["cpu_min"], 1)
+    result["ratio_wall"] = round(result["ctgan"]["wall_min"] / result["synthlift"]["wall_min"], 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--datasets", nargs="+", default=["breast_cancer", "wine"])
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", default="bench/results/fit_speed.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    results = [measure(dataset, args.epochs, args.repeats) for dataset in args.datasets]
+    report = {"results": results, "torch_threads": 1, "loadavg_start": load_before,
+              "loadavg_end": Path("/proc/loadavg").read_text().split()[:3]}
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
