@@ -21,7 +21,12 @@ from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
 
 ALL_CLASSES = -1
-GPU_TAGS = {"synthlift/gpu": "true"}
+# The marker says "this step trains"; the dagster-k8s tag asks the Kubernetes executor for a GPU for
+# its pod (ignored by local executors). deploy/k8s_definitions.py adds node placement from the marker.
+GPU_TAGS = {
+    "synthlift/gpu": "true",
+    "dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}},
+}
 GPU_POOL = "gpu"  # deployments cap concurrent GPU steps with this pool (deploy/dagster.yaml)
 TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.EXPONENTIAL)
 

@@ -134,3 +134,20 @@ def test_seeded_runs_generate_identical_rows(tmp_path, patients_csv):
                                       / "synthetic.parquet"))
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert len(frames[0]) > 0
+
+
+@pytest.mark.slow
+def test_a_failing_dataset_leaves_other_datasets_untouched(tmp_path, capsys, patients_csv):
+    out = ["--out", str(tmp_path)]
+    code, first, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--epochs", "5", "--lift-seeds", "2",
+                             "--min-lift", "-1", *out)
+    assert code == 0
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "artifacts").rglob("*") if "patients" in p.parts}
+    latest = latest_publication(tmp_path / "published", "patients")
+
+    broken = _variant(patients_csv, tmp_path, lambda f: f.assign(outcome="well"), name="other.csv")
+    code = main(["run", broken, "--label", "outcome", "--json", *out])
+    assert code == 2
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "artifacts").rglob("*") if "patients" in p.parts}
+    assert after == before
+    assert latest_publication(tmp_path / "published", "patients") == latest
