@@ -10,6 +10,7 @@ from assets.generation import synthetic_samples
 from assets.metadata import check_metadata
 from assets.steps import steps_for
 from pipelines.config import QualityThresholds
+from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
 
 BLOCKING_CHECKS = ("validity", "diversity", "privacy")
@@ -40,6 +41,7 @@ def _build_check(name: str):
         asset=synthetic_samples,
         name=f"{name}_check",
         blocking=blocking,
+        partitions_def=dataset_partitions,  # one evaluation per dataset, reading that dataset's inputs
         additional_ins={"dataset_split": AssetIn("dataset_split")},
         description=f"{name.capitalize()} of the synthetic samples ({'blocks publication' if blocking else 'reported'}).",
     )

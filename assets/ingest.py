@@ -49,7 +49,8 @@ def dataset_split(context: AssetExecutionContext, config: SplitConfig, raw_datas
     return split
 
 
-@asset_check(asset=dataset_split, blocking=True, description="Every class is present in every split.")
+@asset_check(asset=dataset_split, blocking=True, partitions_def=dataset_partitions,
+             description="Every class is present in every split.")
 def every_class_in_every_split(dataset_split) -> AssetCheckResult:
     sizes = steps_for(dataset_split).split_sizes(dataset_split)
     classes = {c for counts in sizes.values() for c in counts}
