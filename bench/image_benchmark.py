@@ -137,7 +137,8 @@ def run_benchmark(args: argparse.Namespace, log) -> dict[str, Any]:
         f"({gan['real_images_per_second']:.0f} real images/s seen by D)")
 
     synthetic = generate(model, split, SamplingConfig())
-    log(f"generated {dict(zip(*np.unique(synthetic.labels, return_counts=True)))} synthetic images; running checks")
+    log(f"generated {np.bincount(synthetic.labels, minlength=split.n_classes).tolist()} synthetic images per class; "
+        "running checks")
     checks = product_checks(split, synthetic)
     for check in checks:
         log(f"check {check.name}: {'passed' if check.passed else 'FAILED'} — {check.details}")
