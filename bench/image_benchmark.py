@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import shlex
 import sys
 import time
@@ -39,6 +36,7 @@ import torch
 
 from gan_models.image import ImageGAN, ImageGANConfig
 from quality import image_lift
+from bench import common
 from quality.decision import decide
 from quality.image_ingest import ImageSplit, load_medmnist_npz, split_images
 from quality.lift import RunPrediction, build_lift_report
@@ -53,7 +51,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "breastmnist.npz"
 RESULTS_PATH = Path("bench/results/images.json")
 SECTION_HEADING = "## Images"
-FILE_HEADER = "# Benchmarks\n\nMeasured figures of synthlift; each section states how it was produced.\n"
 N_BOOT = 1000
 REAL_ONLY = "real_only"
 GAN_METHODS = image_lift.SYNTHETIC_METHODS
@@ -175,35 +172,9 @@ def run_benchmark(args: argparse.Namespace, log) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- machine facts
 def machine_info() -> dict[str, Any]:
-    """CPU count, model, memory, GPU presence and library versions, for the record."""
     import albumentations
 
-    cpu_lines = [line for line in _read_lines("/proc/cpuinfo") if line.startswith("model name")]
-    cpu = cpu_lines[0].split(":", 1)[1].strip() if cpu_lines else platform.processor() or "unknown"
-    mem_kb = next((int(line.split()[1]) for line in _read_lines("/proc/meminfo") if line.startswith("MemTotal")), 0)
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu,
-        "ram_gib": round(mem_kb / 2**20, 1),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU",
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "albumentations": albumentations.__version__,
-        "numpy": np.__version__,
-    }
-
-
-def load_average() -> str:
-    lines = _read_lines("/proc/loadavg")
-    return " ".join(lines[0].split()[:3]) if lines else "unknown"
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
+    return common.machine_info(albumentations=albumentations.__version__, numpy=np.__version__)
 
 
 # --------------------------------------------------------------------------------------- markdown
@@ -346,21 +317,6 @@ def render_section(results: dict[str, Any], run: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_section(path: Path, section: str) -> None:
-    """Replace the ``## Images`` section of ``path`` (up to the next ``## `` heading) or append it;
-    every other byte of the file is kept."""
-    text = path.read_text() if path.exists() else FILE_HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION_HEADING)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
-    body = section.rstrip("\n") + "\n"
-    match = pattern.search(text)
-    if match:
-        following = "\n" if match.end() < len(text) else ""
-        text = text[:match.start()] + body + following + text[match.end():]
-    else:
-        text = text + ("" if text.endswith("\n") else "\n") + "\n" + body
-    path.write_text(text)
-
-
 # ------------------------------------------------------------------------------------------ main
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -387,11 +343,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     if args.from_json is not None:
         saved = json.loads(args.from_json.read_text())
-        replace_section(args.out, render_section(saved["results"], saved["run"]))
+        common.replace_section(args.out, SECTION_HEADING, render_section(saved["results"], saved["run"]))
         return
     torch.set_num_threads(1)  # on the shared 2-core machine more threads are much slower
     log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: E731
-    started, load_start, clock = datetime.now(timezone.utc), load_average(), time.perf_counter()
+    started, load_start, clock = datetime.now(timezone.utc), common.load_average(), time.perf_counter()
     results = run_benchmark(args, log)
     run = {
         "command": "python -m bench.image_benchmark " + " ".join(
@@ -400,7 +356,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "total_minutes": (time.perf_counter() - clock) / 60,
         "load_start": load_start,
-        "load_end": load_average(),
+        "load_end": common.load_average(),
         "machine": machine_info(),
         "seeds": args.seeds, "epochs": args.epochs, "gan_steps": args.gan_steps, "note": args.note,
         "results_path": str(args.results),
@@ -408,7 +364,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps({"run": run, "results": results}, indent=1, default=_json_default))
     section = render_section(results, run)
-    replace_section(args.out, section)
+    common.replace_section(args.out, SECTION_HEADING, section)
     log(f"wrote {args.results} and the '{SECTION_HEADING}' section of {args.out}")
     print(section)
 

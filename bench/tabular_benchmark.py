@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import shlex
 import sys
 import time
@@ -33,6 +30,7 @@ import pandas as pd
 from gan_models.balancing import samples_to_generate
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from quality import tabular_checks
+from bench import common
 from quality.decision import decide
 from quality.lift import RunPrediction, build_lift_report
 from quality.results import LiftReport
@@ -226,45 +224,17 @@ def cell_comparisons(results: list[dict]) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------------------- machine
 def machine_info() -> dict[str, Any]:
-    """CPU count, model, memory and library versions, for the record."""
     import sklearn
-    import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor() or "unknown")
-    mem_kb = next((int(line.split()[1]) for line in _read_lines("/proc/meminfo") if line.startswith("MemTotal")), 0)
     try:
         from importlib.metadata import version
 
         ctgan_version = version("ctgan")
     except Exception:  # not installed: --skip-ctgan runs still work
         ctgan_version = "not installed"
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu,
-        "ram_gib": round(mem_kb / 2**20, 1),
-        "gpu": "cuda" if torch.cuda.is_available() else "no GPU",
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "ctgan": ctgan_version,
-        "sklearn": sklearn.__version__,
-    }
+    return common.machine_info(ctgan=ctgan_version, sklearn=sklearn.__version__)
 
 
-def load_average() -> str:
-    lines = _read_lines("/proc/loadavg")
-    return " ".join(lines[0].split()[:3]) if lines else "unknown"
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
-
-
-# -------------------------------------------------------------------------------------- markdown
 def _lift_text(report: LiftReport, method: str) -> str:
     if method == REAL_ONLY:
         return "—"
@@ -412,18 +382,6 @@ def render_section(results: list[dict], cells: list[dict], run: dict[str, Any]) 
     return "\n".join(lines)
 
 
-def replace_section(path: Path, section: str) -> None:
-    """Replace the ``## Tabular`` section of ``path`` (up to the next ``## `` heading), or append it."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nMeasured figures of synthlift; each section states how it was produced.\n"
-    pattern = re.compile(rf"^{re.escape(SECTION_HEADING)}\s*$.*?(?=^## |\Z)", re.S | re.M)
-    body = section.rstrip("\n") + "\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: body + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
-
-
 # ------------------------------------------------------------------------------------------ main
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -449,10 +407,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     if args.from_json is not None:
         saved = json.loads(args.from_json.read_text())
-        replace_section(args.out, render_section(saved["results"], saved["cells"], saved["run"]))
+        common.replace_section(args.out, SECTION_HEADING, render_section(saved["results"], saved["cells"], saved["run"]))
         return
     log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: E731
-    started, load_start, clock = datetime.now(timezone.utc), load_average(), time.perf_counter()
+    started, load_start, clock = datetime.now(timezone.utc), common.load_average(), time.perf_counter()
     results = []
     for dataset in args.datasets:
         for split_seed in args.split_seeds:
@@ -464,7 +422,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "total_minutes": (time.perf_counter() - clock) / 60,
         "load_start": load_start,
-        "load_end": load_average(),
+        "load_end": common.load_average(),
         "machine": machine_info(),
         "datasets": args.datasets, "split_seeds": args.split_seeds, "seeds": args.seeds,
         "epochs": args.epochs, "skip_ctgan": args.skip_ctgan, "note": args.note,
@@ -472,7 +430,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps({"run": run, "cells": cells, "results": results}, indent=2, default=_json_default))
     section = render_section(results, cells, run)
-    replace_section(args.out, section)
+    common.replace_section(args.out, SECTION_HEADING, section)
     log(f"wrote {args.results} and the '{SECTION_HEADING}' section of {args.out}")
     print(section)
 
