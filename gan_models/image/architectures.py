@@ -57,7 +57,8 @@ def attention_level(n_upsamplings: int) -> int:
 
 
 def _validate(image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int) -> None:
-    for name, value in (("channels", channels), ("n_classes", n_classes), ("z_dim", z_dim), ("base_channels", base_channels)):
+    sizes = {"channels": channels, "n_classes": n_classes, "z_dim": z_dim, "base_channels": base_channels}
+    for name, value in sizes.items():
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     resolution_plan(image_size)
@@ -174,7 +175,9 @@ class DCGANDiscriminator(nn.Module):
 ArchitectureBuilder = Callable[[int, int, int, int, int], tuple[nn.Module, nn.Module]]
 
 
-def build_sngan(image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int) -> tuple[nn.Module, nn.Module]:
+def build_sngan(
+    image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int
+) -> tuple[nn.Module, nn.Module]:
     """Conditional-BN ResNet generator + spectral-norm projection discriminator."""
     _validate(image_size, channels, n_classes, z_dim, base_channels)
     return (
@@ -183,7 +186,9 @@ def build_sngan(image_size: int, channels: int, n_classes: int, z_dim: int, base
     )
 
 
-def build_sngan_sa(image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int) -> tuple[nn.Module, nn.Module]:
+def build_sngan_sa(
+    image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int
+) -> tuple[nn.Module, nn.Module]:
     """:func:`build_sngan` with a self-attention block at the middle resolution of both networks."""
     _validate(image_size, channels, n_classes, z_dim, base_channels)
     return (
@@ -192,7 +197,9 @@ def build_sngan_sa(image_size: int, channels: int, n_classes: int, z_dim: int, b
     )
 
 
-def build_dcgan(image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int) -> tuple[nn.Module, nn.Module]:
+def build_dcgan(
+    image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int
+) -> tuple[nn.Module, nn.Module]:
     """Conditional DCGAN (label embedding on z, label maps on the discriminator input)."""
     _validate(image_size, channels, n_classes, z_dim, base_channels)
     return (
