@@ -34,7 +34,7 @@ def run_augmentation(run_config: dict[str, Any], out: Path, dataset: str) -> dic
             partition_key=dataset,
             raise_on_error=False,
         )
-        errors = [event for event in result.all_events if event.is_step_failure]
+        errors = [event for event in result.all_events if event.is_step_failure and not _blocked_by_check(event)]
         if errors:
             raise RunFailed(_user_message(errors[0]))
         split = result.output_for_node("dataset_split")
@@ -76,6 +76,11 @@ def summarise_blocked(storage: SynthliftStorage, dataset: str, split, synthetic)
 
 def _materialized(result) -> set[str]:
     return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+
+
+def _blocked_by_check(event) -> bool:
+    """A failed blocking check fails its step too; that is a decision (rejection), not an error."""
+    return event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError"
 
 
 def _user_message(event) -> str:

@@ -151,3 +151,19 @@ def test_a_failing_dataset_leaves_other_datasets_untouched(tmp_path, capsys, pat
     after = {p: p.stat().st_mtime_ns for p in (tmp_path / "artifacts").rglob("*") if "patients" in p.parts}
     assert after == before
     assert latest_publication(tmp_path / "published", "patients") == latest
+
+
+@pytest.mark.slow
+def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
+    from pipelines.cli import build_parser, run_config_from_args
+    from pipelines.runner import run_augmentation
+
+    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "5"])
+    config = run_config_from_args(args)
+    config["resources"] = {"thresholds": {"config": {"max_close_fraction": -1.0}}}  # privacy cannot pass
+    outcome = run_augmentation(config, tmp_path, "patients")
+    assert outcome["decision"] == "rejected" and outcome["output"] is None
+    assert any("blocking check 'privacy' failed" in reason for reason in outcome["reasons"])
+    assert any("lift was not measured" in reason for reason in outcome["reasons"])
+    assert list((tmp_path / "published" / "patients" / "rejections").glob("*.json"))
+    assert latest_publication(tmp_path / "published", "patients") is None
