@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,8 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+# Definitions read the storage root when first imported: keep every test's artefacts out of the checkout.
+os.environ.setdefault("SYNTHLIFT_HOME", tempfile.mkdtemp(prefix="synthlift-tests-"))
 
 
 @pytest.fixture(scope="session", autouse=True)
