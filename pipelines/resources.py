@@ -15,7 +15,7 @@ class SynthliftStorage(ConfigurableResource):
     replace it with an object-store implementation of the same methods) without touching assets.
     """
 
-    root: str = ".synthlift"
+    root: str = "synthlift_output"
 
     @property
     def artifacts_root(self) -> Path:
@@ -44,8 +44,8 @@ class SynthliftStorage(ConfigurableResource):
 
 
 def default_storage() -> SynthliftStorage:
-    """Storage under $SYNTHLIFT_HOME, or ./.synthlift when it is unset."""
-    return SynthliftStorage(root=os.environ.get("SYNTHLIFT_HOME", ".synthlift"))
+    """Storage under $SYNTHLIFT_HOME, or ./synthlift_output when it is unset (as for the CLI)."""
+    return SynthliftStorage(root=os.environ.get("SYNTHLIFT_HOME", "synthlift_output"))
 
 
 class DatasetCatalog(ConfigurableResource):
