@@ -12,7 +12,7 @@ from dagster import MetadataValue
 
 from assets.metadata import png_markdown
 from gan_models.balancing import samples_to_generate
-from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, sample_grid, train_single_class
+from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, image_grid, sample_grid, train_single_class
 from gan_models.runtime import state_fingerprint
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
 from quality import image_checks, plots
@@ -210,18 +210,9 @@ def comparison_metadata(data: ImageSplit, synthetic: SyntheticImages) -> dict[st
 
 
 def _grid_from_arrays(data: ImageSplit, synthetic: SyntheticImages) -> np.ndarray:
-    """Per class, a row of real train images beside a row of synthetic ones (blank where none)."""
-    rows = []
-    height, width, channels = data.train_images.shape[1:]
-    for cls in range(data.n_classes):
-        halves = []
-        for images, labels in ((data.train_images, data.train_labels), (synthetic.images, synthetic.labels)):
-            picked = images[labels == cls][:GRID_ROWS_PER_CLASS]
-            padded = np.zeros((GRID_ROWS_PER_CLASS, height, width, channels), np.uint8)
-            padded[:len(picked)] = picked
-            halves.append(np.concatenate(list(padded), axis=1))
-        rows.append(np.concatenate([halves[0], np.full((height, 4, channels), 255, np.uint8), halves[1]], axis=1))
-    return np.concatenate(rows, axis=0)
+    """Per class, real train images beside synthetic ones."""
+    return image_grid(data.train_images, data.train_labels, synthetic.images, synthetic.labels,
+                      list(range(data.n_classes)), per_class=GRID_ROWS_PER_CLASS)
 
 
 def measure_lift(data: ImageSplit, synthetic: SyntheticImages, config: LiftConfig, log: Callable) -> LiftResult:

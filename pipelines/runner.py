@@ -37,16 +37,16 @@ def run_augmentation(run_config: dict[str, Any], out: Path, dataset: str) -> dic
         errors = [event for event in result.all_events if event.is_step_failure and not _blocked_by_check(event)]
         if errors:
             raise RunFailed(_user_message(errors[0]))
+        if "published_dataset" in _materialized(result):
+            record = result.output_for_node("published_dataset")
+            return summarise(record.card, record.output)
+        # a blocking check failed, so Dagster skipped the lift and the publication
         split = result.output_for_node("dataset_split")
         synthetic = result.output_for_node("synthetic_samples")
-        published = "published_dataset" in _materialized(result)
-        record = result.output_for_node("published_dataset") if published else None
-    if record is not None:
-        return summarise(split, synthetic, record.card, record.output)
     return summarise_blocked(storage, dataset, split, synthetic)
 
 
-def summarise(split, synthetic, card: dict[str, Any], output) -> dict[str, Any]:
+def summarise(card: dict[str, Any], output) -> dict[str, Any]:
     return {
         "decision": card["decision"],
         "reasons": card["reasons"],
@@ -71,7 +71,7 @@ def summarise_blocked(storage: SynthliftStorage, dataset: str, split, synthetic)
     blocked = Decision(published=False, reasons=reasons, gate=decision.gate)
     card = card_header(split, synthetic, checks, blocked)
     record_rejection(storage.publish_root, split.name, card)
-    return summarise(split, synthetic, card, None)
+    return summarise(card, None)
 
 
 def _materialized(result) -> set[str]:
