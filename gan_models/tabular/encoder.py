@@ -27,7 +27,9 @@ from sklearn.mixture import BayesianGaussianMixture
 MAX_MIXTURE_ROWS = 2000
 MIN_MODE_WEIGHT = 0.005
 WEIGHT_CONCENTRATION_PRIOR = 1e-3
-MIXTURE_MAX_ITER = 100
+# Half of CTGAN's 100: most columns had not met the tolerance by 100 anyway, and on the benchmark
+# tables (validation split) the downstream lift did not worsen while the encoder fit took a third less time.
+MIXTURE_MAX_ITER = 50
 ALPHA_SCALE = 4.0
 JSON_SCALARS = (str, int, float, bool)
 

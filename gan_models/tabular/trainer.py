@@ -239,9 +239,7 @@ class TabularGAN:
         run.discriminator.train()
         state.epoch_sums = state.epoch_sums.to(self.device)
         while state.step < plan.total_steps:
-            for _ in range(config.discriminator_steps):
-                discriminator_loss = self._discriminator_step(run)
-            generator_loss = self._generator_step(run)
+            discriminator_loss, generator_loss = self._train_step(run)
             state.step += 1
             state.epoch_sums += torch.stack([generator_loss, discriminator_loss])
             if state.step % plan.steps_per_epoch == 0:
@@ -261,34 +259,48 @@ class TabularGAN:
                 losses = {"generator_loss": generator_loss.item(), "discriminator_loss": discriminator_loss.item()}
                 progress(state.step, plan.total_steps, losses)
 
-    def _discriminator_step(self, run: _Run) -> torch.Tensor:
-        batch_size, pac = run.plan.batch_size, self.config.pac
-        batch, rows = run.sampler.sample(batch_size, pack_size=pac)
-        noise = torch.randn(batch_size, self.config.embedding_dim, device=self.device)
-        with torch.no_grad(), autocast(self.device):
-            fake = self._activated(self.generator(noise, batch.condition), batch.condition, hard=False)
+    def _train_step(self, run: _Run) -> tuple[torch.Tensor, torch.Tensor]:
+        """``discriminator_steps`` critic updates, then one generator update.
+
+        The last critic update and the generator update share one batch of fakes (as in PyTorch's
+        DCGAN recipe): the critic learns from it detached, then the generator is scored on it by the
+        updated critic. This saves a generator forward pass per step.
+        """
+        for _ in range(self.config.discriminator_steps - 1):
+            batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=self.config.pac)
+            with torch.no_grad():
+                _, fake = self._generate(batch)
+            self._critic_update(run, batch, rows, fake)
+        batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=self.config.pac)
+        raw, fake = self._generate(batch)
+        discriminator_loss = self._critic_update(run, batch, rows, fake.detach())
+        generator_loss = self._generator_update(run, batch, raw, fake)
+        return discriminator_loss, generator_loss
+
+    def _generate(self, batch: ConditionBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw generator output and its soft (training-time) activation for a batch of conditions."""
+        noise = torch.randn(len(batch.classes), self.config.embedding_dim, device=self.device)
+        with autocast(self.device):
+            raw = self.generator(noise, batch.condition)
+            return raw, self._activated(raw, batch.condition, hard=False)
+
+    def _critic_update(self, run: _Run, batch: ConditionBatch, rows: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         real_input = torch.cat([run.data[rows], batch.condition], dim=1)
         fake_input = torch.cat([fake.float(), batch.condition], dim=1)
         with autocast(self.device):
             # One critic pass over real then fake packs (batch_size is a multiple of pac: no pack mixes them).
             scores = run.discriminator(torch.cat([real_input, fake_input])).float()
             wasserstein = scores[len(scores) // 2:].mean() - scores[: len(scores) // 2].mean()
-            penalty = _gradient_penalty(run.discriminator, real_input, fake_input, pac)
+            penalty = _gradient_penalty(run.discriminator, real_input, fake_input, self.config.pac)
         loss = wasserstein + self.config.gp_weight * penalty
         run.discriminator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.discriminator_optimizer.step()
         return wasserstein.detach()
 
-    def _generator_step(self, run: _Run) -> torch.Tensor:
-        batch_size = run.plan.batch_size
-        classes = run.sampler.balanced_classes(batch_size, pack_size=self.config.pac)
-        batch = run.sampler.space.draw(classes, for_training=True)
-        noise = torch.randn(batch_size, self.config.embedding_dim, device=self.device)
+    def _generator_update(self, run: _Run, batch: ConditionBatch, raw: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         run.discriminator.requires_grad_(False)  # the critic is only a loss here: skip its weight gradients
         with autocast(self.device):
-            raw = self.generator(noise, batch.condition)
-            fake = self._activated(raw, batch.condition, hard=False)
             adversarial = -run.discriminator(torch.cat([fake, batch.condition], dim=1)).float().mean()
             loss = adversarial + self._condition_cross_entropy(raw, batch)
         run.discriminator.requires_grad_(True)
