@@ -141,6 +141,7 @@ def fidelity_check(
         cls: (train[train[label_column] == cls], synthetic[synthetic[label_column] == cls]) for cls in classes
     }
     overall_auc, class_auc = _class_matched_c2st(pairs, encoding, seed, min_class_rows)
+    agreement = _label_agreement(train, synthetic, label_column, encoding)
     column_distance, correlation_gap = _marginal_gaps(pairs, weights, encoding)
     worst = sorted(column_distance, key=column_distance.get, reverse=True)[:WORST_COLUMNS_REPORTED]
     worst_columns = ", ".join(
@@ -155,6 +156,7 @@ def fidelity_check(
         "max_column_distance": max(column_distance.values(), default=0.0),
         "worst_columns": worst_columns,
         "correlation_gap": correlation_gap,
+        "label_agreement": agreement,
         "classes_compared": ", ".join(str(cls) for cls in classes),
     }
     if overall_auc is None:
@@ -167,7 +169,8 @@ def fidelity_check(
         verdict = f"within {max_c2st_auc}"
     details = (
         f"{summary}, {verdict}; least faithful columns: {worst_columns or 'none'}; "
-        f"correlation gap {correlation_gap:.3f}"
+        f"correlation gap {correlation_gap:.3f}; a classifier fitted on real train rows agrees with "
+        f"{agreement:.0%} of the synthetic labels"
     )
     return CheckResult("fidelity", not too_distinct, False, metrics, threshold, details)
 
@@ -398,6 +401,19 @@ def _class_matched_c2st(
         if len(real_rows) >= min_class_rows:
             class_auc[cls] = _c2st_auc(real_rows, synthetic_rows, seed)
     return _c2st_auc(np.vstack(real_parts), np.vstack(synthetic_parts), seed), class_auc
+
+
+def _label_agreement(
+    train: pd.DataFrame, synthetic: pd.DataFrame, label_column: str, encoding: TrainEncoding
+) -> float:
+    """Share of synthetic rows whose label a logistic regression fitted on real train rows predicts
+    ("train on real, test on synthetic"). Rows that do not look like their class score low here
+    even when every other fidelity figure looks fine."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=2000).fit(encoding.transform(train), train[label_column].astype(str))
+    predicted = model.predict(encoding.transform(synthetic))
+    return float(np.mean(predicted == synthetic[label_column].astype(str).to_numpy()))
 
 
 def _marginal_gaps(pairs: dict, weights: list[float], encoding: TrainEncoding) -> tuple[dict[str, float], float]:

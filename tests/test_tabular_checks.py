@@ -164,6 +164,17 @@ def test_fidelity_flags_shifted_rows_and_names_the_columns(splits):
     assert "site (TV" in result.metrics["worst_columns"]
 
 
+def test_fidelity_reports_whether_synthetic_rows_look_like_their_class(splits):
+    train, validation, holdout = splits
+    faithful = pd.concat([validation, holdout], ignore_index=True)
+    swapped = faithful.copy()
+    swapped[LABEL] = faithful[LABEL].map({"benign": "malignant", "malignant": "benign"})
+    assert fidelity_check(train, faithful, LABEL, seed=3).metrics["label_agreement"] > 0.85
+    result = fidelity_check(train, swapped, LABEL, seed=3)
+    assert result.metrics["label_agreement"] < 0.15
+    assert "agrees with" in result.details
+
+
 # --- diversity ----------------------------------------------------------------------------------
 
 
