@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ def machine_info(**versions: str) -> dict[str, Any]:
         "torch": torch.__version__,
         **versions,
     }
+
+
+def log(message: str) -> None:
+    """Print a timestamped progress line at once (benchmarks run for minutes)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def load_average() -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from bench import common
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from quality.tabular_ingest import load_table, split_table
 
@@ -58,10 +59,10 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="default: bench/results/fit_speed_<threads>thread.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    load_before = common.load_average().split()
     results = [measure(dataset, args.epochs, args.repeats) for dataset in args.datasets]
     report = {"results": results, "torch_threads": args.threads, "loadavg_start": load_before,
-              "loadavg_end": Path("/proc/loadavg").read_text().split()[:3]}
+              "loadavg_end": common.load_average().split()}
     out = Path(args.out or f"bench/results/fit_speed_{args.threads}thread.json")
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -347,7 +347,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         common.replace_section(args.out, SECTION_HEADING, render_section(saved["results"], saved["run"]))
         return
     torch.set_num_threads(1)  # on the shared 2-core machine more threads are much slower
-    log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: E731
+    log = common.log
     started, load_start, clock = datetime.now(timezone.utc), common.load_average(), time.perf_counter()
     results = run_benchmark(args, log)
     run = {

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance, build_schedule_context, execute_job, reconstructable
 
+from bench import common
+
 CATALOG = Path(__file__).with_name("ops_catalog.yaml")
 
 
@@ -106,11 +108,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--out", default="bench/results/ops.json")
     args = parser.parse_args()
-    results = {"loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
+    results = {"loadavg_start": common.load_average().split()}
     results["peak_memory"] = peak_memory_of_default_run(Path(tempfile.mkdtemp()))
     results["resume"] = resume_overhead()
     results["scheduled"] = [scheduled_runs(n, Path(tempfile.mkdtemp())) for n in args.workers]
-    results["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    results["loadavg_end"] = common.load_average().split()
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
 

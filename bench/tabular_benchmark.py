@@ -409,7 +409,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         saved = json.loads(args.from_json.read_text())
         common.replace_section(args.out, SECTION_HEADING, render_section(saved["results"], saved["cells"], saved["run"]))
         return
-    log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: E731
+    log = common.log
     started, load_start, clock = datetime.now(timezone.utc), common.load_average(), time.perf_counter()
     results = []
     for dataset in args.datasets:
