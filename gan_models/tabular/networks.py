@@ -51,6 +51,26 @@ class Generator(nn.Module):
         return self.body(torch.cat([noise, condition], dim=1))
 
 
+class Dropout(nn.Module):
+    """Inverted dropout whose mask comes from ``torch.rand``.
+
+    Same maths as ``nn.Dropout``; on the CPU, ``nn.Dropout``'s ``bernoulli_`` took about 5x longer on the
+    critic's small activations, and the critic runs dropout six times per training step.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return inputs
+        keep = torch.rand_like(inputs).ge_(self.p).mul_(1 / (1 - self.p))
+        return inputs * keep
+
+
 class Discriminator(nn.Module):
     """WGAN critic over packs of ``pac`` rows (each row: encoded data concatenated with its condition)."""
 
@@ -61,7 +81,7 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = []
         width = input_dim * pac
         for hidden in hidden_dims:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), Dropout(dropout)]
             width = hidden
         layers.append(nn.Linear(width, 1))
         self.body = nn.Sequential(*layers)
@@ -70,6 +90,22 @@ class Discriminator(nn.Module):
         if rows.shape[0] % self.pac:
             raise ValueError(f"batch of {rows.shape[0]} rows is not a multiple of pac={self.pac}")
         return self.body(rows.reshape(-1, self.pac * self.input_dim))
+
+
+class LabelClassifier(nn.Module):
+    """Predicts the class of encoded rows whose class one-hot has been left out.
+
+    Trained on real rows, it scores generated rows for the generator's auxiliary classification loss
+    (AC-GAN, Odena et al. 2017; CTAB-GAN's classifier loss, Zhao et al. 2021): the critic alone
+    learns the class condition slowly when a class has a few dozen rows.
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int, n_classes: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.LeakyReLU(0.2), nn.Linear(hidden_dim, n_classes))
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.body(rows)
 
 
 class OutputActivation(nn.Module):

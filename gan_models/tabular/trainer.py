@@ -11,6 +11,15 @@ mixed classes the critic hardly checked that rows fit their class and the genera
 it (on breast_cancer with 20 malignant rows, a classifier trained on synthetic rows only scored a
 balanced accuracy of 0.50 on real rows; with single-class packs, 0.89).
 
+Two more departures, for tables with a few dozen rows per class (chosen on the validation split of
+the benchmark tables, never on holdout rows; see BENCHMARKS.md):
+
+- An auxiliary classifier (AC-GAN, Odena et al. 2017; CTAB-GAN's classifier loss, Zhao et al. 2021)
+  learns the class from real rows, and the generator pays its cross-entropy on generated rows. At 300
+  epochs on wine (83 rows, 300 steps) the critic alone left the class at chance: a classifier fitted on
+  real rows agreed with the requested class for about 40% of generated rows; with this loss, over 90%.
+- Networks of 128 units instead of CTGAN's 256: as good on the validation lift and a third faster.
+
 Epochs and batches follow CTGAN so "equal epochs" comparisons are fair: one epoch is
 ``max(1, n_rows // batch_size)`` steps, each step ``discriminator_steps`` critic updates and one
 generator update on ``batch_size`` rows drawn with replacement. The batch size is rounded down to a
@@ -34,7 +43,7 @@ from torch.nn import functional as F
 from gan_models.checkpoint import load_checkpoint, save_checkpoint
 from gan_models.runtime import autocast, seed_everything, select_device
 from gan_models.tabular.encoder import TabularEncoder, is_continuous_dtype
-from gan_models.tabular.networks import Discriminator, Generator, OutputActivation
+from gan_models.tabular.networks import Discriminator, Generator, LabelClassifier, OutputActivation
 from gan_models.tabular.sampler import ConditionBatch, ConditionSpace, TrainingSampler
 
 PROGRESS_EVERY = 5
@@ -43,19 +52,22 @@ ProgressCallback = Callable[[int, int, dict], None]
 
 @dataclass
 class TabularGANConfig:
-    """Hyper-parameters of the tabular GAN (CTGAN's defaults; see the module docstring for epochs)."""
+    """Hyper-parameters of the tabular GAN: CTGAN's defaults (see the module docstring for epochs) except
+    the 128-wide networks and the auxiliary classifier (``classifier_weight`` 0 turns it off)."""
 
     epochs: int = 300
     batch_size: int = 500
     pac: int = 10
     embedding_dim: int = 128
-    generator_dims: tuple = (256, 256)
-    discriminator_dims: tuple = (256, 256)
+    generator_dims: tuple = (128, 128)
+    discriminator_dims: tuple = (128, 128)
     generator_lr: float = 2e-4
     discriminator_lr: float = 2e-4
     weight_decay: float = 1e-6
     discriminator_steps: int = 1
     gp_weight: float = 10.0
+    classifier_weight: float = 1.0
+    classifier_dim: int = 64
     max_modes: int = 10
     seed: int = 0
     device: str = "auto"
@@ -64,13 +76,13 @@ class TabularGANConfig:
     def __post_init__(self) -> None:
         self.generator_dims = tuple(int(d) for d in self.generator_dims)
         self.discriminator_dims = tuple(int(d) for d in self.discriminator_dims)
-        for name in ("epochs", "batch_size", "pac", "embedding_dim", "discriminator_steps", "max_modes"):
+        for name in ("epochs", "batch_size", "pac", "embedding_dim", "discriminator_steps", "max_modes", "classifier_dim"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"TabularGANConfig.{name} must be at least 1, got {getattr(self, name)}")
         for name in ("generator_lr", "discriminator_lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"TabularGANConfig.{name} must be positive, got {getattr(self, name)}")
-        for name in ("weight_decay", "gp_weight", "checkpoint_every"):
+        for name in ("weight_decay", "gp_weight", "classifier_weight", "checkpoint_every"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"TabularGANConfig.{name} must not be negative, got {getattr(self, name)}")
 
@@ -123,6 +135,8 @@ class _Run:
     plan: TrainingPlan
     encoder_state: dict
     progress: _Progress
+    classifier: LabelClassifier | None = None
+    classifier_optimizer: torch.optim.Optimizer | None = None
 
 
 class TabularGAN:
@@ -199,6 +213,12 @@ class TabularGAN:
             encoder.output_dimensions + space.width, config.discriminator_dims, config.pac
         ).to(self.device)
         generator_optimizer, discriminator_optimizer = _optimizers(self.generator, discriminator, config)
+        classifier = classifier_optimizer = None
+        if config.classifier_weight > 0:
+            classifier = LabelClassifier(
+                encoder.output_dimensions - (self._label_span[1] - self._label_span[0]), config.classifier_dim, n_classes
+            ).to(self.device)
+            classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3, betas=(0.5, 0.9))
         return _Run(
             data=torch.as_tensor(encoded, device=self.device),
             sampler=TrainingSampler(space, label_codes, category_codes, self.device),
@@ -208,6 +228,8 @@ class TabularGAN:
             plan=training_plan(len(encoded), config),
             encoder_state=encoder.to_state(),
             progress=_Progress(),
+            classifier=classifier,
+            classifier_optimizer=classifier_optimizer,
         )
 
     def _build_model(self, encoder: TabularEncoder, label_column: Hashable, space: ConditionSpace) -> None:
@@ -274,6 +296,8 @@ class TabularGAN:
         batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=self.config.pac)
         raw, fake = self._generate(batch)
         discriminator_loss = self._critic_update(run, batch, rows, fake.detach())
+        if run.classifier is not None:
+            self._classifier_update(run, batch, rows)
         generator_loss = self._generator_update(run, batch, raw, fake)
         return discriminator_loss, generator_loss
 
@@ -303,11 +327,28 @@ class TabularGAN:
         with autocast(self.device):
             adversarial = -run.discriminator(torch.cat([fake, batch.condition], dim=1)).float().mean()
             loss = adversarial + self._condition_cross_entropy(raw, batch)
+            if run.classifier is not None:
+                run.classifier.requires_grad_(False)
+                logits = run.classifier(self._without_label(fake)).float()
+                loss = loss + self.config.classifier_weight * F.cross_entropy(logits, batch.classes)
+                run.classifier.requires_grad_(True)
         run.discriminator.requires_grad_(True)
         run.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.generator_optimizer.step()
         return loss.detach()
+
+    def _classifier_update(self, run: _Run, batch: ConditionBatch, rows: torch.Tensor) -> None:
+        """One step of the auxiliary classifier on the batch's real rows (their class is the condition's)."""
+        with autocast(self.device):
+            loss = F.cross_entropy(run.classifier(self._without_label(run.data[rows])).float(), batch.classes)
+        run.classifier_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.classifier_optimizer.step()
+
+    def _without_label(self, rows: torch.Tensor) -> torch.Tensor:
+        start, end = self._label_span
+        return torch.cat([rows[:, :start], rows[:, end:]], dim=1)
 
     def _activated(
         self, raw: torch.Tensor, condition: torch.Tensor, hard: bool, generator: torch.Generator | None = None
@@ -342,6 +383,10 @@ class TabularGAN:
                 "discriminator": run.discriminator.state_dict(),
                 "generator_optimizer": run.generator_optimizer.state_dict(),
                 "discriminator_optimizer": run.discriminator_optimizer.state_dict(),
+                "classifier": run.classifier.state_dict() if run.classifier is not None else None,
+                "classifier_optimizer": (
+                    run.classifier_optimizer.state_dict() if run.classifier_optimizer is not None else None
+                ),
                 "cpu_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
             },
@@ -502,6 +547,9 @@ def _restore_checkpoint(checkpoint: dict, generator: Generator, run: _Run, devic
     run.discriminator.load_state_dict(checkpoint["discriminator"])
     run.generator_optimizer.load_state_dict(checkpoint["generator_optimizer"])
     run.discriminator_optimizer.load_state_dict(checkpoint["discriminator_optimizer"])
+    if run.classifier is not None:
+        run.classifier.load_state_dict(checkpoint["classifier"])
+        run.classifier_optimizer.load_state_dict(checkpoint["classifier_optimizer"])
     torch.set_rng_state(checkpoint["cpu_rng"])
     if device.type == "cuda" and checkpoint["cuda_rng"] is not None:
         torch.cuda.set_rng_state(checkpoint["cuda_rng"], device)
