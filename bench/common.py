@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
+import shlex
 import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 FILE_HEADER = "# Benchmarks\n\nMeasured figures of synthlift; each section states how it was produced.\n"
 
@@ -39,6 +44,46 @@ def log(message: str) -> None:
 def load_average() -> str:
     lines = _read_lines("/proc/loadavg")
     return " ".join(lines[0].split()[:3]) if lines else "unknown"
+
+
+def add_report_arguments(parser: argparse.ArgumentParser, results_path: Path) -> None:
+    """Options of every benchmark that writes a section of BENCHMARKS.md: where the section and the raw
+    results go, a note for the section, and re-rendering the section from an earlier run's results."""
+    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
+    parser.add_argument("--results", type=Path, default=results_path)
+    parser.add_argument("--note", default="", help="A sentence added to the section (e.g. why a run was shortened).")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="Re-render the section from a results JSON written by an earlier run; run nothing.")
+
+
+class RunClock:
+    """Started when a benchmark starts; ``record`` then says when, where and how it ran."""
+
+    def __init__(self) -> None:
+        self.started = datetime.now(timezone.utc)
+        self.load_start = load_average()
+        self._clock = time.perf_counter()
+
+    def record(self, module: str, argv: Sequence[str], machine: dict[str, Any], **settings: Any) -> dict[str, Any]:
+        return {
+            "command": f"python -m {module} " + " ".join(shlex.quote(a) for a in argv),
+            "started": self.started.strftime("%Y-%m-%d %H:%M"),
+            "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            "total_minutes": (time.perf_counter() - self._clock) / 60,
+            "load_start": self.load_start,
+            "load_end": load_average(),
+            "machine": machine,
+            **settings,
+        }
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback for NumPy scalars and arrays (anything else becomes its ``str``)."""
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def replace_section(path: Path, heading: str, section: str) -> None:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 from unittest import mock
@@ -325,11 +323,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--gan-steps", type=int, default=None, help="Override ImageGANConfig().steps.")
-    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
-    parser.add_argument("--results", type=Path, default=RESULTS_PATH)
-    parser.add_argument("--note", default="", help="A sentence added to the section (e.g. why steps were reduced).")
-    parser.add_argument("--from-json", type=Path, default=None,
-                        help="Re-render the section from a results JSON written by an earlier run; run nothing.")
+    common.add_report_arguments(parser, RESULTS_PATH)
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
@@ -348,34 +342,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         return
     torch.set_num_threads(1)  # on the shared 2-core machine more threads are much slower
     log = common.log
-    started, load_start, clock = datetime.now(timezone.utc), common.load_average(), time.perf_counter()
+    clock = common.RunClock()
     results = run_benchmark(args, log)
-    run = {
-        "command": "python -m bench.image_benchmark " + " ".join(
-            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-        "started": started.strftime("%Y-%m-%d %H:%M"),
-        "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "total_minutes": (time.perf_counter() - clock) / 60,
-        "load_start": load_start,
-        "load_end": common.load_average(),
-        "machine": machine_info(),
-        "seeds": args.seeds, "epochs": args.epochs, "gan_steps": args.gan_steps, "note": args.note,
-        "results_path": str(args.results),
-    }
+    run = clock.record(
+        "bench.image_benchmark", argv if argv is not None else sys.argv[1:], machine_info(),
+        seeds=args.seeds, epochs=args.epochs, gan_steps=args.gan_steps, note=args.note, results_path=str(args.results),
+    )
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({"run": run, "results": results}, indent=1, default=_json_default))
+    args.results.write_text(json.dumps({"run": run, "results": results}, indent=1, default=common.json_default))
     section = render_section(results, run)
     common.replace_section(args.out, SECTION_HEADING, section)
     log(f"wrote {args.results} and the '{SECTION_HEADING}' section of {args.out}")
     print(section)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -35,15 +33,17 @@ from quality.decision import decide
 from quality.lift import RunPrediction, build_lift_report
 from quality.results import LiftReport
 from quality.tabular_ingest import TabularSplit, load_table, split_table
+# The protocol's own feature cast, probability alignment and label order too, so the benchmark's runs
+# are exactly the product's runs (same inputs to the same pipelines).
 from quality.tabular_lift import (
     CLASSIFIERS,
+    aligned_proba,
     downstream_pipeline,
     minority_class,
+    model_frame,
+    sorted_labels,
     tabular_lift_report,
 )
-# The protocol's own feature cast, probability alignment and label order, so the benchmark's runs
-# are exactly the product's runs (same inputs to the same pipelines).
-from quality.tabular_lift import _aligned_proba, _model_frame, _sorted_labels
 
 REAL_ONLY = "real_only"
 RANDOM_OVERSAMPLING = "real+random_oversampling"
@@ -116,18 +116,18 @@ def label_match_rate(samples: pd.DataFrame, label: str) -> Optional[float]:
 def holdout_runs(split: TabularSplit, synthetic: dict[str, pd.DataFrame], seeds: Sequence[int]) -> list[RunPrediction]:
     """Every classifier x seed x method trained with the product's pipeline and scored on the holdout rows."""
     train, label, holdout = split.train, split.label_column, split.holdout
-    classes = _sorted_labels(train[label].unique().tolist())
+    classes = sorted_labels(train[label].unique().tolist())
     training_rows = {REAL_ONLY: (train, None), RANDOM_OVERSAMPLING: (train, "random_oversampling"), SMOTE: (train, "smote")}
     for method, rows in synthetic.items():
         training_rows[method] = (pd.concat([train, rows[train.columns]], ignore_index=True), None)
-    features = _model_frame(holdout, train, label)
+    features = model_frame(holdout, train, label)
     runs = []
     for seed in seeds:
         for classifier in CLASSIFIERS:
             for method, (rows, resampler) in training_rows.items():
                 pipeline = downstream_pipeline(train, label, classifier, seed, resampler)
-                pipeline.fit(_model_frame(rows, train, label), rows[label].to_numpy())
-                proba = _aligned_proba(pipeline, features, classes)
+                pipeline.fit(model_frame(rows, train, label), rows[label].to_numpy())
+                proba = aligned_proba(pipeline, features, classes)
                 predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
                 runs.append(RunPrediction(method, classifier, int(seed), y_pred=predicted, y_proba=proba))
     return runs
@@ -137,7 +137,7 @@ def holdout_reports(split: TabularSplit, runs: list[RunPrediction]) -> dict[str,
     """One report averaged over classifiers ("mean") and one per classifier, all with every method
     and the same bootstrap rows (same seed, same row count), so lifts are paired across methods."""
     label = split.label_column
-    classes = _sorted_labels(split.train[label].unique().tolist())
+    classes = sorted_labels(split.train[label].unique().tolist())
     groups = {"mean": runs, **{name: [r for r in runs if r.classifier == name] for name in CLASSIFIERS}}
     return {
         group: build_lift_report(
@@ -378,7 +378,7 @@ def render_section(results: list[dict], cells: list[dict], run: dict[str, Any]) 
               "both classifiers).", ""]
     lines += gate_table(results)
     lines += ["", "### Verdict", ""] + verdict(results, cells, run["skip_ctgan"])
-    lines += ["", "Raw per-cell results: `bench/results/tabular.json`.", ""]
+    lines += ["", f"Raw per-cell results: `{run.get('results_path', RESULTS_PATH)}`.", ""]
     return "\n".join(lines)
 
 
@@ -390,11 +390,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--skip-ctgan", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
-    parser.add_argument("--results", type=Path, default=RESULTS_PATH)
-    parser.add_argument("--note", default="", help="A sentence added to the section (e.g. why seeds were reduced).")
-    parser.add_argument("--from-json", type=Path, default=None,
-                        help="Re-render the section from a results JSON written by an earlier run; run nothing.")
+    common.add_report_arguments(parser, RESULTS_PATH)
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
@@ -410,35 +406,23 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         common.replace_section(args.out, SECTION_HEADING, render_section(saved["results"], saved["cells"], saved["run"]))
         return
     log = common.log
-    started, load_start, clock = datetime.now(timezone.utc), common.load_average(), time.perf_counter()
+    clock = common.RunClock()
     results = []
     for dataset in args.datasets:
         for split_seed in args.split_seeds:
             results.append(run_split(dataset, split_seed, args.seeds, args.epochs, args.skip_ctgan, log))
     cells = cell_comparisons(results)
-    run = {
-        "command": "python -m bench.tabular_benchmark " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-        "started": started.strftime("%Y-%m-%d %H:%M"),
-        "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "total_minutes": (time.perf_counter() - clock) / 60,
-        "load_start": load_start,
-        "load_end": common.load_average(),
-        "machine": machine_info(),
-        "datasets": args.datasets, "split_seeds": args.split_seeds, "seeds": args.seeds,
-        "epochs": args.epochs, "skip_ctgan": args.skip_ctgan, "note": args.note,
-    }
+    run = clock.record(
+        "bench.tabular_benchmark", argv if argv is not None else sys.argv[1:], machine_info(),
+        datasets=args.datasets, split_seeds=args.split_seeds, seeds=args.seeds, epochs=args.epochs,
+        skip_ctgan=args.skip_ctgan, note=args.note, results_path=str(args.results),
+    )
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps({"run": run, "cells": cells, "results": results}, indent=2, default=_json_default))
+    args.results.write_text(json.dumps({"run": run, "cells": cells, "results": results}, indent=2, default=common.json_default))
     section = render_section(results, cells, run)
     common.replace_section(args.out, SECTION_HEADING, section)
     log(f"wrote {args.results} and the '{SECTION_HEADING}' section of {args.out}")
     print(section)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    return str(value)
 
 
 if __name__ == "__main__":

@@ -146,8 +146,10 @@ def image_lift_report(
             n_train_rows[method] = int(len(labels))
         wall_seconds[method] = time.perf_counter() - started
 
+    from sklearn.metrics import balanced_accuracy_score
+
     per_seed = {
-        method: [_balanced_accuracy(eval_labels, run.y_pred, n_classes) for run in runs if run.method == method]
+        method: [balanced_accuracy_score(eval_labels, run.y_pred) for run in runs if run.method == method]
         for method in methods
     }
     classic_scores = {method: float(np.mean(per_seed[method])) for method in CLASSIC_METHODS if method in methods}
@@ -192,11 +194,6 @@ def _training_set(
         rows = random_oversample_indices(train_labels, seed)
         return train_images[rows], train_labels[rows]
     return train_images, train_labels
-
-
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
-    present = [cls for cls in range(n_classes) if (y_true == cls).any()]
-    return float(np.mean([(y_pred[y_true == cls] == cls).mean() for cls in present]))
 
 
 def _validated_inputs(

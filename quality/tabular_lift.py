@@ -65,7 +65,7 @@ def minority_class(train: pd.DataFrame, label_column: str) -> Hashable:
     if counts.empty:
         raise ValueError(f"train has no labels in column {label_column!r}")
     fewest = counts[counts == counts.min()].index.tolist()
-    return _sorted_labels(fewest)[0]
+    return sorted_labels(fewest)[0]
 
 
 def downstream_pipeline(
@@ -126,7 +126,7 @@ def tabular_lift_report(
     report paired lifts over ``real_only`` (and ``real+smote`` when baselines are included)."""
     _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)
     columns = list(train.columns)
-    classes = _sorted_labels(train[label_column].dropna().unique().tolist())
+    classes = sorted_labels(train[label_column].dropna().unique().tolist())
     for name, frame in (("synthetic", synthetic), ("evaluation", evaluation)):
         unknown = sorted({str(label) for label in frame[label_column].tolist() if label not in classes})
         if unknown:
@@ -139,15 +139,15 @@ def tabular_lift_report(
         training_rows[REAL_PLUS_SMOTE] = (train, "smote")
         training_rows[REAL_PLUS_RANDOM_OVERSAMPLING] = (train, "random_oversampling")
 
-    features = _model_frame(evaluation, train, label_column)
-    model_frames = {method: _model_frame(rows, train, label_column) for method, (rows, _) in training_rows.items()}
+    features = model_frame(evaluation, train, label_column)
+    model_frames = {method: model_frame(rows, train, label_column) for method, (rows, _) in training_rows.items()}
     runs = []
     for seed in seeds:
         for classifier in classifiers:
             for method, (rows, resampler) in training_rows.items():
                 pipeline = downstream_pipeline(train, label_column, classifier, seed, resampler)
                 pipeline.fit(model_frames[method], rows[label_column].to_numpy())
-                proba = _aligned_proba(pipeline, features, classes)
+                proba = aligned_proba(pipeline, features, classes)
                 # the arg-max of the probabilities is what predict() returns for both classifiers
                 predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
                 runs.append(RunPrediction(method, classifier, int(seed), y_pred=predicted, y_proba=proba))
@@ -193,7 +193,7 @@ def _feature_kinds(train: pd.DataFrame, label_column: str) -> tuple[list[str], l
     return numeric, [name for name in features if name not in numeric]
 
 
-def _model_frame(rows: pd.DataFrame, train: pd.DataFrame, label_column: str) -> pd.DataFrame:
+def model_frame(rows: pd.DataFrame, train: pd.DataFrame, label_column: str) -> pd.DataFrame:
     """The feature columns of ``rows``: numeric ones as float, categorical ones as strings (missing
     stays missing). A stateless cast, so one-hot encoding and SMOTENC see one type per column
     whatever the source dtypes."""
@@ -228,7 +228,7 @@ def _resampler(name: Optional[str], labels: pd.Series, numeric: list[str], categ
     return SMOTE(k_neighbors=neighbours, random_state=seed)
 
 
-def _aligned_proba(pipeline, features: pd.DataFrame, classes: list) -> np.ndarray:
+def aligned_proba(pipeline, features: pd.DataFrame, classes: list) -> np.ndarray:
     """Class probabilities with one column per entry of ``classes``, in that order."""
     proba = pipeline.predict_proba(features)
     aligned = np.zeros((len(features), len(classes)))
@@ -238,5 +238,6 @@ def _aligned_proba(pipeline, features: pd.DataFrame, classes: list) -> np.ndarra
     return aligned
 
 
-def _sorted_labels(labels: list) -> list:
+def sorted_labels(labels: list) -> list:
+    """Labels in a stable order even when they mix types (ints and strings sort by type name first)."""
     return sorted(labels, key=lambda label: (str(type(label)), label))
