@@ -47,6 +47,9 @@ from gan_models.tabular.networks import Discriminator, Generator, LabelClassifie
 from gan_models.tabular.sampler import ConditionBatch, ConditionSpace, TrainingSampler
 
 PROGRESS_EVERY = 5
+# Five times the GAN's rate: the auxiliary classifier must know the classes within the first few dozen
+# of a small table's few hundred steps to be of use to the generator.
+CLASSIFIER_LR = 1e-3
 ProgressCallback = Callable[[int, int, dict], None]
 
 
@@ -218,7 +221,7 @@ class TabularGAN:
             classifier = LabelClassifier(
                 encoder.output_dimensions - (self._label_span[1] - self._label_span[0]), config.classifier_dim, n_classes
             ).to(self.device)
-            classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3, betas=(0.5, 0.9))
+            classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=CLASSIFIER_LR, betas=(0.5, 0.9))
         return _Run(
             data=torch.as_tensor(encoded, device=self.device),
             sampler=TrainingSampler(space, label_codes, category_codes, self.device),
