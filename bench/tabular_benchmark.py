@@ -10,7 +10,7 @@ have published them, and that is compared with the holdout lift.
 SDV's ``ctgan`` is Business Source Licensed: it is imported here only, never by the package.
 
     python -m bench.tabular_benchmark [--datasets breast_cancer wine] [--split-seeds 0 1 2]
-        [--seeds 0 1 2 3 4] [--epochs 300] [--skip-ctgan] [--out BENCHMARKS.md]
+        [--seeds 0 1 2 3 4] [--epochs 300] [--gan-seed-offset 0] [--skip-ctgan] [--out BENCHMARKS.md]
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def product_gate(split: TabularSplit, synthetic: pd.DataFrame, seeds: Sequence[i
 
 
 # ----------------------------------------------------------------------------------------- cells
-def run_split(dataset_name: str, split_seed: int, seeds: Sequence[int], epochs: int, skip_ctgan: bool,
+def run_split(dataset_name: str, split_seed: int, seeds: Sequence[int], epochs: int, skip_ctgan: bool, gan_seed: int,
               log: Callable[[str], None]) -> dict[str, Any]:
     """Everything measured on one (dataset, split seed): scores, lifts, fit seconds and the gate."""
     split = split_table(load_table(dataset_name), seed=split_seed)
@@ -183,7 +183,7 @@ def run_split(dataset_name: str, split_seed: int, seeds: Sequence[int], epochs: 
         if skip_ctgan and method == CTGAN_METHOD:
             continue
         log(f"{dataset_name} split {split_seed}: fitting {method} ({epochs} epochs)")
-        rows, seconds = generate(split.train, label, needed, epochs, split_seed)
+        rows, seconds = generate(split.train, label, needed, epochs, gan_seed)
         synthetic[method], fit_seconds[method] = rows, seconds
         match_rates[method] = label_match_rate(rows, label)
         log(f"  fit {seconds:.1f} s, {len(rows)} rows")
@@ -345,7 +345,7 @@ def render_section(results: list[dict], cells: list[dict], run: dict[str, Any]) 
         f"scikit-learn {machine['sklearn']}",
         f"- Protocol: split seeds {run['split_seeds']} (each a different scarce train set: every non-majority class cut "
         f"to 20 train rows; validation and holdout keep natural proportions); GAN epochs {run['epochs']} for both "
-        f"GANs, GAN seed = split seed; synthetic rows per class from `samples_to_generate(class_counts, \"auto\")`; "
+        f"GANs, GAN seed = split seed + {run.get('gan_seed_offset', 0)}; synthetic rows per class from `samples_to_generate(class_counts, \"auto\")`; "
         f"downstream logistic regression (LR) and random forest (RF) from `quality/tabular_lift.py`, seeds "
         f"{run['seeds']}; all figures below on the HOLDOUT split; one paired bootstrap ({N_BOOT} resamples) over "
         f"all five methods; BA = balanced accuracy; (mean) = averaged over both classifiers and all seeds.",
@@ -387,6 +387,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["breast_cancer", "wine"])
     parser.add_argument("--split-seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--gan-seed-offset", type=int, default=0,
+                        help="GAN seed = split seed + this (a second offset shows how much the cells owe to the GAN seed)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--skip-ctgan", action="store_true")
@@ -410,12 +412,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     results = []
     for dataset in args.datasets:
         for split_seed in args.split_seeds:
-            results.append(run_split(dataset, split_seed, args.seeds, args.epochs, args.skip_ctgan, log))
+            gan_seed = split_seed + args.gan_seed_offset
+            results.append(run_split(dataset, split_seed, args.seeds, args.epochs, args.skip_ctgan, gan_seed, log))
     cells = cell_comparisons(results)
     run = clock.record(
         "bench.tabular_benchmark", argv if argv is not None else sys.argv[1:], machine_info(),
         datasets=args.datasets, split_seeds=args.split_seeds, seeds=args.seeds, epochs=args.epochs,
-        skip_ctgan=args.skip_ctgan, note=args.note, results_path=str(args.results),
+        skip_ctgan=args.skip_ctgan, gan_seed_offset=args.gan_seed_offset, note=args.note,
+        results_path=str(args.results),
     )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps({"run": run, "cells": cells, "results": results}, indent=2, default=common.json_default))
