@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -96,11 +97,13 @@ def main() -> None:
     parser.add_argument("--out", default="bench/results/tabular_tuning.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    clock = common.RunClock()
     results = []
     for spec in args.config:
         name, _, config = spec.partition("=")
         results.append(evaluate(name, json.loads(config or "{}"), args.split_seeds, args.gan_seeds))
-    Path(args.out).write_text(json.dumps({"machine": common.machine_info(), "results": results}, indent=1))
+    run = clock.record("bench.tabular_tuning", sys.argv[1:], common.machine_info())
+    Path(args.out).write_text(json.dumps({"run": run, "results": results}, indent=1))
     print("| name | config | mean (synthetic − SMOTE) lift | LR | RF | cells ≥ SMOTE | fit CPU s bc / wine |")
     print("|---|---|---|---|---|---|---|")
     for result in results:

@@ -1,4 +1,5 @@
-"""Atomic save and load of a training checkpoint, shared by every GAN trainer.
+"""Atomic save and load of a training checkpoint, and the reading of a saved model's JSON files, shared
+by every GAN trainer.
 
 The checkpoint is one ``state`` dict (network and optimiser ``state_dict``s, RNG states, step counter,
 loss history: tensors, numbers, strings, lists and dicts only) written with ``torch.save`` to
@@ -8,9 +9,11 @@ place with ``os.replace``, so a run killed mid-write leaves the previous checkpo
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -44,3 +47,13 @@ def load_checkpoint(directory: Path) -> dict | None:
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def read_saved_model(directory: Path, kind: str, required_files: Sequence[str]) -> tuple[dict, dict]:
+    """The ``config.json`` and ``meta.json`` of a model saved to ``directory``, after checking that every
+    one of ``required_files`` is there (the error names ``kind`` and the missing files)."""
+    directory = Path(directory)
+    missing = [name for name in required_files if not (directory / name).is_file()]
+    if missing:
+        raise ValueError(f"{directory} is not a saved {kind}: it lacks {missing}")
+    return (json.loads((directory / "config.json").read_text()), json.loads((directory / "meta.json").read_text()))

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from gan_models.checkpoint import load_checkpoint, save_checkpoint
+from gan_models.checkpoint import load_checkpoint, read_saved_model, save_checkpoint
 from gan_models.image.architectures import ARCHITECTURES, build_architecture, resolution_plan
 from gan_models.image.diffaugment import diff_augment, parse_policy
 from gan_models.image.losses import LOSSES, get_loss
@@ -477,13 +477,12 @@ class ImageGAN:
     def load(cls, directory: Path, device: str | None = None) -> "ImageGAN":
         """Rebuild a saved model from its state_dicts (``weights_only=True``, no pickled modules)."""
         directory = Path(directory)
-        for name in ("config.json", "meta.json", "generator_ema.pt", "generator.pt", "discriminator.pt"):
-            if not (directory / name).is_file():
-                raise ValueError(f"{directory} is not a saved ImageGAN: {name} is missing")
-        config = ImageGANConfig.from_dict(json.loads((directory / "config.json").read_text()))
+        config_values, meta = read_saved_model(
+            directory, "ImageGAN", ("config.json", "meta.json", "generator_ema.pt", "generator.pt", "discriminator.pt")
+        )
+        config = ImageGANConfig.from_dict(config_values)
         if device is not None:
             config.device = device
-        meta = json.loads((directory / "meta.json").read_text())
         model = cls(config)
         model.device = select_device(config.device)
         model.image_size, model.channels = meta["image_size"], meta["channels"]

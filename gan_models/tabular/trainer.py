@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from gan_models.checkpoint import load_checkpoint, save_checkpoint
+from gan_models.checkpoint import load_checkpoint, read_saved_model, save_checkpoint
 from gan_models.runtime import autocast, seed_everything, select_device
 from gan_models.tabular.encoder import TabularEncoder, is_continuous_dtype
 from gan_models.tabular.networks import Discriminator, Generator, LabelClassifier, OutputActivation
@@ -293,14 +293,16 @@ class TabularGAN:
         """
         for _ in range(self.config.discriminator_steps - 1):
             batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=self.config.pac)
+            real = run.data[rows]
             with torch.no_grad():
                 _, fake = self._generate(batch)
-            self._critic_update(run, batch, rows, fake)
+            self._critic_update(run, batch, real, fake)
         batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=self.config.pac)
+        real = run.data[rows]
         raw, fake = self._generate(batch)
-        discriminator_loss = self._critic_update(run, batch, rows, fake.detach())
+        discriminator_loss = self._critic_update(run, batch, real, fake.detach())
         if run.classifier is not None:
-            self._classifier_update(run, batch, rows)
+            self._classifier_update(run, batch, real)
         generator_loss = self._generator_update(run, batch, raw, fake)
         return discriminator_loss, generator_loss
 
@@ -311,8 +313,8 @@ class TabularGAN:
             raw = self.generator(noise, batch.condition)
             return raw, self._activated(raw, batch.condition, hard=False)
 
-    def _critic_update(self, run: _Run, batch: ConditionBatch, rows: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        real_input = torch.cat([run.data[rows], batch.condition], dim=1)
+    def _critic_update(self, run: _Run, batch: ConditionBatch, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        real_input = torch.cat([real, batch.condition], dim=1)
         fake_input = torch.cat([fake.float(), batch.condition], dim=1)
         with autocast(self.device):
             # One critic pass over real then fake packs (batch_size is a multiple of pac: no pack mixes them).
@@ -341,10 +343,10 @@ class TabularGAN:
         run.generator_optimizer.step()
         return loss.detach()
 
-    def _classifier_update(self, run: _Run, batch: ConditionBatch, rows: torch.Tensor) -> None:
+    def _classifier_update(self, run: _Run, batch: ConditionBatch, real: torch.Tensor) -> None:
         """One step of the auxiliary classifier on the batch's real rows (their class is the condition's)."""
         with autocast(self.device):
-            loss = F.cross_entropy(run.classifier(self._without_label(run.data[rows])).float(), batch.classes)
+            loss = F.cross_entropy(run.classifier(self._without_label(real)).float(), batch.classes)
         run.classifier_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.classifier_optimizer.step()
@@ -471,13 +473,12 @@ class TabularGAN:
     def load(cls, directory: Path, device: str | None = None) -> "TabularGAN":
         """Restore a model written by ``save`` for sampling (``device`` overrides the saved preference)."""
         directory = Path(directory)
-        missing = [n for n in ("generator.pt", "config.json", "encoder.json", "meta.json") if not (directory / n).is_file()]
-        if missing:
-            raise ValueError(f"{directory} is not a saved TabularGAN: it lacks {missing}")
-        config = TabularGANConfig.from_dict(json.loads((directory / "config.json").read_text()))
+        config_values, meta = read_saved_model(
+            directory, "TabularGAN", ("generator.pt", "config.json", "encoder.json", "meta.json")
+        )
+        config = TabularGANConfig.from_dict(config_values)
         if device is not None:
             config.device = device
-        meta = json.loads((directory / "meta.json").read_text())
         model = cls(config)
         model.device = select_device(config.device)
         encoder = TabularEncoder.from_state(json.loads((directory / "encoder.json").read_text()))
