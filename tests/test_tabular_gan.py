@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from gan_models.checkpoint import load_checkpoint, save_checkpoint
-from gan_models.tabular.networks import OutputActivation
+from gan_models.tabular.networks import Discriminator, OutputActivation
+from gan_models.tabular.trainer import _gradient_penalty
 from gan_models.tabular import (
     ConditionSpace,
     TabularEncoder,
@@ -166,6 +167,52 @@ def test_output_activation_gives_soft_and_exact_one_hots_per_span():
     pushed[:, city.start + 1] += 100
     assert bool((activation.hard(pushed)[:, city.start + 1] == 1).all())
 
+
+
+def autograd_gradient_penalty(critic: Discriminator, real: torch.Tensor, fake: torch.Tensor, pac: int) -> torch.Tensor:
+    """Reference: the WGAN-GP penalty by autograd (create_graph=True, then a double backward), as the
+    trainer computed it before ``Discriminator.input_gradient``."""
+    mix = torch.rand(real.shape[0] // pac, 1, 1).expand(-1, pac, 1).reshape(-1, 1)
+    between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    (gradients,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+    norms = gradients.reshape(-1, pac * real.shape[1]).norm(2, dim=1)
+    return ((norms - 1) ** 2).mean()
+
+
+@pytest.mark.parametrize(
+    "hidden_dims, dropout, training",
+    [
+        ((32, 32), 0.5, True),  # the trainer's layout
+        ((24,), 0.3, True),
+        ((16, 24, 8), 0.5, True),
+        ((32, 32), 0.0, True),  # dropout off
+        ((32, 32), 0.5, False),  # eval mode: no masks
+        ((), 0.5, True),  # no hidden layer: the gradient is the output weight
+    ],
+)
+def test_explicit_gradient_penalty_equals_autograd_double_backward(hidden_dims, dropout, training):
+    pac, input_dim = 4, 7
+    torch.manual_seed(0)
+    critic = Discriminator(input_dim, hidden_dims, pac, dropout).train(training)
+    real, fake = torch.randn(40, input_dim), torch.randn(40, input_dim) * 2
+
+    def penalty_and_gradients(penalty_of):
+        critic.zero_grad(set_to_none=True)
+        torch.manual_seed(1)  # the same mixing weights and dropout masks for both
+        penalty = penalty_of(critic, real, fake, pac)
+        penalty.backward()
+        # Biases get no gradient from the penalty; autograd gives the hidden ones zeros, the explicit one None.
+        gradients = {
+            name: torch.zeros_like(p) if p.grad is None else p.grad for name, p in critic.named_parameters()
+        }
+        return penalty.detach(), gradients, torch.rand(4)  # the last: both drew as many numbers
+
+    expected, expected_gradients, expected_next = penalty_and_gradients(autograd_gradient_penalty)
+    penalty, gradients, following = penalty_and_gradients(_gradient_penalty)
+    assert expected > 0.01 and expected_gradients["body.0.weight"].abs().sum() > 0
+    torch.testing.assert_close(penalty, expected, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(gradients, expected_gradients, rtol=1e-5, atol=1e-7)
+    assert torch.equal(following, expected_next)
 
 # ---------------------------------------------------------------------------------------- sampler
 def sampler_fixture():

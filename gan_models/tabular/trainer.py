@@ -525,12 +525,15 @@ def _optimizers(generator, discriminator, config: TabularGANConfig) -> tuple:
     return adam(generator, config.generator_lr), adam(discriminator, config.discriminator_lr)
 
 
-def _gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor, pac: int) -> torch.Tensor:
-    """WGAN-GP penalty on points between real and fake packs (one mixing weight per pack)."""
+def _gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor, pac: int) -> torch.Tensor:
+    """WGAN-GP penalty on points between real and fake packs (one mixing weight per pack).
+
+    The critic's input gradient is an explicit expression in its weights (``Discriminator.input_gradient``),
+    so the loss needs one ordinary backward, not a double backward: fewer eager ops per step, same maths.
+    """
     mix = torch.rand(real.shape[0] // pac, 1, 1, device=real.device).expand(-1, pac, 1).reshape(-1, 1)
-    between = (mix * real + (1 - mix) * fake).requires_grad_(True)
-    (gradients,) = torch.autograd.grad(discriminator(between).float().sum(), between, create_graph=True)
-    norms = gradients.float().reshape(-1, pac * real.shape[1]).norm(2, dim=1)
+    between = mix * real + (1 - mix) * fake
+    norms = discriminator.input_gradient(between).float().norm(2, dim=1)  # one norm per pack
     return ((norms - 1) ** 2).mean()
 
 
