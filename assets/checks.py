@@ -4,13 +4,13 @@ which reads the stored results for the exact model version it is about to publis
 
 from dataclasses import replace
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetIn
 
 from assets.generation import synthetic_samples
 from assets.metadata import check_metadata
 from assets.steps import steps_for
 from pipelines.config import QualityThresholds
-from pipelines.partitions import dataset_partitions
+from pipelines.partitions import dataset_asset_check
 from pipelines.resources import SynthliftStorage
 
 BLOCKING_CHECKS = ("validity", "diversity", "privacy")
@@ -37,11 +37,10 @@ def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, 
 def _build_check(name: str):
     blocking = name in BLOCKING_CHECKS
 
-    @asset_check(
+    @dataset_asset_check(
         asset=synthetic_samples,
         name=f"{name}_check",
         blocking=blocking,
-        partitions_def=dataset_partitions,  # one evaluation per dataset, reading that dataset's inputs
         additional_ins={"dataset_split": AssetIn("dataset_split")},
         description=f"{name.capitalize()} of the synthetic samples ({'blocks publication' if blocking else 'reported'}).",
     )

@@ -1,9 +1,9 @@
 """raw_dataset and dataset_split: read the source, then split it so the holdout stays untouched."""
 
-from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset, asset_check
+from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset
 
 from assets.steps import steps_for, steps_for_source
-from pipelines.partitions import dataset_partitions
+from pipelines.partitions import dataset_asset_check, dataset_partitions
 from pipelines.config import DatasetConfig, SplitConfig
 from pipelines.resources import DatasetCatalog
 from quality.publication import markdown_table
@@ -49,8 +49,7 @@ def dataset_split(context: AssetExecutionContext, config: SplitConfig, raw_datas
     return split
 
 
-@asset_check(asset=dataset_split, blocking=True, partitions_def=dataset_partitions,
-             description="Every class is present in every split.")
+@dataset_asset_check(asset=dataset_split, blocking=True, description="Every class is present in every split.")
 def every_class_in_every_split(dataset_split) -> AssetCheckResult:
     sizes = steps_for(dataset_split).split_sizes(dataset_split)
     classes = {c for counts in sizes.values() for c in counts}

@@ -2,11 +2,8 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from pipelines.partitions import dataset_partitions
-
 augmentation_job = define_asset_job(
     "augmentation_job",
     selection=AssetSelection.all(),
-    partitions_def=dataset_partitions,
     description="Ingest, train, generate, check, measure lift and publish one dataset (one partition).",
 )

@@ -1,7 +1,26 @@
 """One partition per dataset: the catalog sensor and the CLI register them by name."""
 
-from dagster import DynamicPartitionsDefinition
+import warnings
+from typing import Any, Callable
+
+from dagster import DynamicPartitionsDefinition, PreviewWarning, asset_check
 
 DATASETS = "datasets"
 
 dataset_partitions = DynamicPartitionsDefinition(name=DATASETS)
+
+
+def dataset_asset_check(**kwargs: Any) -> Callable:
+    """``asset_check`` partitioned by dataset, like the assets it checks.
+
+    Partitioned asset checks are a preview feature in Dagster 1.13. They are used knowingly (one evaluation per
+    dataset, reading that dataset's inputs), so their PreviewWarning is silenced instead of being printed on
+    every load of the definitions.
+    """
+
+    def decorate(function: Callable) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PreviewWarning)
+            return asset_check(partitions_def=dataset_partitions, **kwargs)(function)
+
+    return decorate
