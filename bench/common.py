@@ -46,6 +46,14 @@ def load_average() -> str:
     return " ".join(lines[0].split()[:3]) if lines else "unknown"
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts that must be at least 1 (epochs, steps, repeats)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_report_arguments(parser: argparse.ArgumentParser, results_path: Path) -> None:
     """Options of every benchmark that writes a section of BENCHMARKS.md: where the section and the raw
     results go, a note for the section, and re-rendering the section from an earlier run's results."""

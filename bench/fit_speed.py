@@ -53,8 +53,8 @@ def measure(dataset: str, epochs: int, repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", nargs="+", default=["breast_cancer", "wine"])
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--epochs", type=common.positive_int, default=300)
+    parser.add_argument("--repeats", type=common.positive_int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None, help="default: bench/results/fit_speed_<threads>thread.json")
     args = parser.parse_args()

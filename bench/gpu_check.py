@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MedMNIST .npz for the image part")
     parser.add_argument("--datasets", nargs="+", default=["breast_cancer", "wine"])
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=common.positive_int, default=300)
     common.add_report_arguments(parser, RESULTS_PATH)
     args = parser.parse_args(argv)
     if args.from_json:

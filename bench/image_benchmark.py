@@ -321,17 +321,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--gan-steps", type=int, default=None, help="Override ImageGANConfig().steps.")
+    parser.add_argument("--epochs", type=common.positive_int, default=15)
+    parser.add_argument("--gan-steps", type=common.positive_int, default=None, help="Override ImageGANConfig().steps.")
     common.add_report_arguments(parser, RESULTS_PATH)
-    args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error(f"--epochs must be at least 1, got {args.epochs}")
-    if args.gan_steps is not None and args.gan_steps < 1:
-        parser.error(f"--gan-steps must be at least 1, got {args.gan_steps}")
-    if not args.seeds:
-        parser.error("--seeds needs at least one downstream seed")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -390,15 +390,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--gan-seed-offset", type=int, default=0,
                         help="GAN seed = split seed + this (a second offset shows how much the cells owe to the GAN seed)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=common.positive_int, default=300)
     parser.add_argument("--skip-ctgan", action="store_true")
     common.add_report_arguments(parser, RESULTS_PATH)
-    args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error(f"--epochs must be at least 1, got {args.epochs}")
-    if not args.seeds:
-        parser.error("--seeds needs at least one downstream seed")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
