@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def ctgan_fit(split, epochs: int):
     return lambda: CTGAN(epochs=epochs).fit(split.train, discrete_columns=[split.label_column])
 
 
+def _ctgan_version() -> str:
+    from importlib.metadata import version
+
+    return version("ctgan")
+
+
 def measure(dataset: str, epochs: int, repeats: int) -> dict:
     split = split_table(load_table(dataset), seed=0)
     result = {"dataset": dataset, "train_rows": len(split.train), "epochs": epochs}
@@ -55,14 +62,14 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["breast_cancer", "wine"])
     parser.add_argument("--epochs", type=common.positive_int, default=300)
     parser.add_argument("--repeats", type=common.positive_int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=common.positive_int, default=1)
     parser.add_argument("--out", default=None, help="default: bench/results/fit_speed_<threads>thread.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    load_before = common.load_average().split()
+    clock = common.RunClock()
     results = [measure(dataset, args.epochs, args.repeats) for dataset in args.datasets]
-    report = {"results": results, "torch_threads": args.threads, "loadavg_start": load_before,
-              "loadavg_end": common.load_average().split()}
+    report = {"results": results, "torch_threads": args.threads,
+              "run": clock.record("bench.fit_speed", sys.argv[1:], common.machine_info(ctgan=_ctgan_version()))}
     out = Path(args.out or f"bench/results/fit_speed_{args.threads}thread.json")
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

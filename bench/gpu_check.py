@@ -6,18 +6,20 @@ Needs only ``gan_models`` and ``quality``'s loaders (no Dagster), so it runs whe
     python -m bench.gpu_check [--data ../shared/data/breastmnist.npz] [--out BENCHMARKS.md]
     python -m bench.gpu_check --from-json bench/results/gpu_check.json   # re-render the section only
 
-Times are wall seconds of one run each, after a warm-up fit so that CUDA start-up is not counted.
+Times are wall seconds of one run each, each after a short warm-up fit on the same device (so CUDA start-up
+and first-call costs are not counted).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -28,7 +30,7 @@ from gan_models.image import ImageGAN, ImageGANConfig
 from gan_models.runtime import select_device, state_fingerprint
 from gan_models.tabular import TabularGAN, TabularGANConfig, training_plan
 from quality.image_ingest import load_medmnist_npz, split_images
-from quality.tabular_ingest import load_table, split_table
+from quality.tabular_ingest import TabularSplit, load_table, split_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "breastmnist.npz"
@@ -43,9 +45,18 @@ class _Crash(Exception):
     """Raised from a progress callback to stop a fit part-way, as a killed run would stop."""
 
 
-def timed(work: Callable[[], Any]) -> tuple[Any, float, list[str]]:
-    """Run ``work``; return its result, its wall seconds (queued CUDA kernels included) and the dtypes
-    that every ``nn.Linear``/``nn.Conv2d`` output had meanwhile (bf16 there means autocast was on)."""
+def timed(work: Callable[[], Any]) -> tuple[Any, float]:
+    """Run ``work``; return its result and its wall seconds, queued CUDA kernels included."""
+    started = time.perf_counter()
+    result = work()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return result, time.perf_counter() - started
+
+
+def layer_dtypes(work: Callable[[], Any]) -> list[str]:
+    """The dtypes of every ``nn.Linear``/``nn.Conv2d`` output while ``work`` runs (bf16: autocast was on).
+    Kept out of the timed fits: a global forward hook slows every module call."""
     dtypes: set[str] = set()
 
     def record(module: torch.nn.Module, _inputs: Any, output: Any) -> None:
@@ -53,19 +64,27 @@ def timed(work: Callable[[], Any]) -> tuple[Any, float, list[str]]:
             dtypes.add(str(output.dtype).removeprefix("torch."))
 
     handle = torch.nn.modules.module.register_module_forward_hook(record)
-    started = time.perf_counter()
     try:
-        result = work()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        work()
     finally:
         handle.remove()
-    return result, time.perf_counter() - started, sorted(dtypes)
+    return sorted(dtypes)
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch CPU threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # -------------------------------------------------------------------------------------- tabular
-def fit_tabular(split, epochs: int, device: str, checkpoint_dir: Path | None = None,
-                stop_at_step: int | None = None) -> tuple[TabularGAN, float, list[str]]:
+def fit_tabular(split: TabularSplit, epochs: int, device: str, checkpoint_dir: Path | None = None,
+                stop_at_step: int | None = None) -> tuple[TabularGAN, float]:
     model = TabularGAN(TabularGANConfig(epochs=epochs, device=device, checkpoint_every=10 if checkpoint_dir else 0))
 
     def progress(step: int, _total: int, _losses: dict) -> None:
@@ -75,7 +94,7 @@ def fit_tabular(split, epochs: int, device: str, checkpoint_dir: Path | None = N
     return timed(lambda: model.fit(split.train, split.label_column, progress=progress, checkpoint_dir=checkpoint_dir))
 
 
-def label_agreement(model: TabularGAN, split) -> float:
+def label_agreement(model: TabularGAN, split: TabularSplit) -> float:
     """Share of generated rows that a logistic regression fitted on the real train rows puts in the
     class they were generated for (all benchmark tables are numeric)."""
     features = split.train.drop(columns=[split.label_column])
@@ -87,18 +106,20 @@ def label_agreement(model: TabularGAN, split) -> float:
 
 
 def sampling_memory(model: TabularGAN) -> list[dict[str, Any]]:
-    """Seconds and peak GPU memory to generate each of SAMPLE_SIZES rows in the default chunks."""
+    """Seconds and GPU memory to generate each of SAMPLE_SIZES rows in the default chunks: what was
+    allocated before sampling (weights and everything else alive) and the peak while sampling."""
     figures = []
     for total in SAMPLE_SIZES:
         per_class = {c: total // len(model.classes) for c in model.classes}
         torch.cuda.reset_peak_memory_stats()
-        rows, seconds, _ = timed(lambda: sum(len(chunk) for chunk in model.sample(per_class)))
-        figures.append({"rows": rows, "seconds": seconds,
+        before = torch.cuda.memory_allocated()
+        rows, seconds = timed(lambda: sum(len(chunk) for chunk in model.sample(per_class)))
+        figures.append({"rows": rows, "seconds": seconds, "gpu_mib_before": before / 2**20,
                         "peak_gpu_mib": torch.cuda.max_memory_allocated() / 2**20})
     return figures
 
 
-def resume_on_gpu(split, epochs: int, uninterrupted: TabularGAN) -> dict[str, Any]:
+def resume_on_gpu(split: TabularSplit, epochs: int, uninterrupted: TabularGAN) -> dict[str, Any]:
     """Stop a CUDA fit half-way, resume it from its checkpoint, and compare with the uninterrupted fit."""
     with tempfile.TemporaryDirectory() as directory:
         total_steps = training_plan(len(split.train), TabularGANConfig(epochs=epochs)).total_steps
@@ -106,7 +127,7 @@ def resume_on_gpu(split, epochs: int, uninterrupted: TabularGAN) -> dict[str, An
             fit_tabular(split, epochs, "cuda", Path(directory), stop_at_step=total_steps // 2)
         except _Crash:
             pass
-        resumed, _, _ = fit_tabular(split, epochs, "cuda", Path(directory))
+        resumed, _ = fit_tabular(split, epochs, "cuda", Path(directory))
     return {"resumed_from_step": resumed.training_info["resumed_from_step"],
             "same_weights_as_uninterrupted": _fingerprint(resumed) == _fingerprint(uninterrupted)}
 
@@ -126,13 +147,12 @@ def _fingerprint(model: TabularGAN) -> str:
 def tabular_figures(dataset: str, epochs: int) -> dict[str, Any]:
     common.log(f"tabular {dataset}: {epochs} epochs on CUDA and on one CPU thread")
     split = split_table(load_table(dataset), seed=0)
-    fit_tabular(split, 2, "cuda")  # warm-up: CUDA context and kernels
-    gpu, gpu_seconds, gpu_dtypes = fit_tabular(split, epochs, "cuda")
-    again, _, _ = fit_tabular(split, epochs, "cuda")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    cpu, cpu_seconds, cpu_dtypes = fit_tabular(split, epochs, "cpu")
-    torch.set_num_threads(threads)
+    gpu_dtypes = layer_dtypes(lambda: fit_tabular(split, 2, "cuda"))  # also the warm-up
+    gpu, gpu_seconds = fit_tabular(split, epochs, "cuda")
+    again, _ = fit_tabular(split, epochs, "cuda")
+    with cpu_threads(1):
+        cpu_dtypes = layer_dtypes(lambda: fit_tabular(split, 2, "cpu"))  # also the warm-up
+        cpu, cpu_seconds = fit_tabular(split, epochs, "cpu")
     return {
         "dataset": dataset, "train_rows": len(split.train), "epochs": epochs,
         "gpu_seconds": gpu_seconds, "cpu_1thread_seconds": cpu_seconds,
@@ -154,13 +174,14 @@ def image_figures(data_path: Path) -> dict[str, Any]:
     config = ImageGANConfig()
     common.log(f"images {data_path.name}: {config.steps} steps on CUDA, {CPU_IMAGE_STEPS} on the CPU")
 
-    def fit(steps: int, device: str) -> tuple[ImageGAN, float, list[str]]:
+    def fit(steps: int, device: str) -> tuple[ImageGAN, float]:
         model = ImageGAN(ImageGANConfig(steps=steps, device=device))
         return timed(lambda: model.fit(images, labels, n_classes=split.n_classes))
 
-    fit(20, "cuda")  # warm-up
-    gpu, gpu_seconds, gpu_dtypes = fit(config.steps, "cuda")
-    _, cpu_seconds, _ = fit(CPU_IMAGE_STEPS, "cpu")
+    gpu_dtypes = layer_dtypes(lambda: fit(20, "cuda"))  # also the warm-up
+    gpu, gpu_seconds = fit(config.steps, "cuda")
+    fit(5, "cpu")  # warm-up
+    _, cpu_seconds = fit(CPU_IMAGE_STEPS, "cpu")
     return {
         "data": data_path.name, "train_images": len(images), "image_shape": list(images.shape[1:]),
         "batch_size": config.batch_size,
@@ -179,7 +200,7 @@ def render(run: dict[str, Any]) -> str:
         SECTION_HEADING, "",
         f"`{run['command']}`, {run['started']} UTC, on {machine['gpu']} with {machine['nproc']} CPU cores "
         f"({machine['cpu_model']}), torch {machine['torch']}. `select_device('auto')` chose `{run['auto_device']}`. "
-        "Wall seconds of one run each, after a warm-up fit.", "",
+        "Wall seconds of one run each, each after a short warm-up fit on the same device.", "",
         "| table | rows | epochs | GPU s | CPU s (1 thread, same machine) | layer dtypes on GPU | "
         "label agreement GPU / CPU | GPU repeat identical | resumed after crash: from step, identical |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -190,10 +211,12 @@ def render(run: dict[str, Any]) -> str:
             f"{t['cpu_1thread_seconds']:.2f} | {', '.join(t['gpu_linear_dtypes'])} | "
             f"{t['label_agreement_gpu']:.2f} / {t['label_agreement_cpu']:.2f} | {t['gpu_repeat_same_weights']} | "
             f"{t['resume']['resumed_from_step']}, {t['resume']['same_weights_as_uninterrupted']} |")
-    lines += ["", "| table | rows sampled on GPU | seconds | peak GPU MiB |", "|---|---|---|---|"]
+    lines += ["", "| table | rows sampled on GPU | seconds | GPU MiB allocated before | peak GPU MiB while sampling |",
+              "|---|---|---|---|---|"]
     for t in run["tabular"]:
         for s in t["sampling"]:
-            lines.append(f"| {t['dataset']} | {s['rows']:,} | {s['seconds']:.2f} | {s['peak_gpu_mib']:.0f} |")
+            lines.append(f"| {t['dataset']} | {s['rows']:,} | {s['seconds']:.2f} | {s['gpu_mib_before']:.0f} | "
+                         f"{s['peak_gpu_mib']:.0f} |")
     image = run.get("image")
     if image:
         lines += [
@@ -228,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         auto_device = str(select_device("auto"))
         tabular = [tabular_figures(dataset, args.epochs) for dataset in args.datasets]
         image = image_figures(args.data) if args.data.is_file() else None
+        if image is None:
+            common.log(f"no image data at {args.data}: the image part is skipped")
         run = clock.record("bench.gpu_check", sys.argv[1:] if argv is None else argv, common.machine_info(),
                            auto_device=auto_device, tabular=tabular, image=image, note=args.note)
         args.results.parent.mkdir(parents=True, exist_ok=True)

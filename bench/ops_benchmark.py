@@ -105,7 +105,7 @@ def peak_memory_of_default_run(home: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=common.positive_int, nargs="+", default=[1, 2])
     parser.add_argument("--out", default="bench/results/ops.json")
     args = parser.parse_args()
     results = {"loadavg_start": common.load_average().split()}

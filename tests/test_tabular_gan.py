@@ -168,7 +168,7 @@ def test_output_activation_gives_soft_and_exact_one_hots_per_span():
     assert bool((activation.hard(pushed)[:, city.start + 1] == 1).all())
 
 
-
+# ---------------------------------------------------------------------------------------- networks
 def autograd_gradient_penalty(critic: Discriminator, real: torch.Tensor, fake: torch.Tensor, pac: int) -> torch.Tensor:
     """Reference: the WGAN-GP penalty by autograd (create_graph=True, then a double backward), as the
     trainer computed it before ``Discriminator.input_gradient``."""
@@ -177,6 +177,27 @@ def autograd_gradient_penalty(critic: Discriminator, real: torch.Tensor, fake: t
     (gradients,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
     norms = gradients.reshape(-1, pac * real.shape[1]).norm(2, dim=1)
     return ((norms - 1) ** 2).mean()
+
+
+PAC, CRITIC_INPUT = 4, 7
+
+
+def critic_and_packs(hidden_dims=(32, 32), dropout=0.5, training=True):
+    torch.manual_seed(0)
+    critic = Discriminator(CRITIC_INPUT, hidden_dims, PAC, dropout).train(training)
+    return critic, torch.randn(40, CRITIC_INPUT), torch.randn(40, CRITIC_INPUT) * 2
+
+
+def penalty_and_gradients(penalty_of, critic, real, fake):
+    """The penalty, every critic weight's gradient from it, and the next random draw (equal when both
+    penalties drew as many random numbers)."""
+    critic.zero_grad(set_to_none=True)
+    torch.manual_seed(1)  # the same mixing weights and dropout masks for both
+    penalty = penalty_of(critic, real, fake, PAC)
+    penalty.backward()
+    # Biases get no gradient from the penalty; autograd gives the hidden ones zeros, the explicit one None.
+    gradients = {name: torch.zeros_like(p) if p.grad is None else p.grad for name, p in critic.named_parameters()}
+    return penalty.detach(), gradients, torch.rand(4)
 
 
 @pytest.mark.parametrize(
@@ -191,28 +212,25 @@ def autograd_gradient_penalty(critic: Discriminator, real: torch.Tensor, fake: t
     ],
 )
 def test_explicit_gradient_penalty_equals_autograd_double_backward(hidden_dims, dropout, training):
-    pac, input_dim = 4, 7
-    torch.manual_seed(0)
-    critic = Discriminator(input_dim, hidden_dims, pac, dropout).train(training)
-    real, fake = torch.randn(40, input_dim), torch.randn(40, input_dim) * 2
-
-    def penalty_and_gradients(penalty_of):
-        critic.zero_grad(set_to_none=True)
-        torch.manual_seed(1)  # the same mixing weights and dropout masks for both
-        penalty = penalty_of(critic, real, fake, pac)
-        penalty.backward()
-        # Biases get no gradient from the penalty; autograd gives the hidden ones zeros, the explicit one None.
-        gradients = {
-            name: torch.zeros_like(p) if p.grad is None else p.grad for name, p in critic.named_parameters()
-        }
-        return penalty.detach(), gradients, torch.rand(4)  # the last: both drew as many numbers
-
-    expected, expected_gradients, expected_next = penalty_and_gradients(autograd_gradient_penalty)
-    penalty, gradients, following = penalty_and_gradients(_gradient_penalty)
+    critic, real, fake = critic_and_packs(hidden_dims, dropout, training)
+    expected, expected_gradients, expected_next = penalty_and_gradients(autograd_gradient_penalty, critic, real, fake)
+    penalty, gradients, following = penalty_and_gradients(_gradient_penalty, critic, real, fake)
     assert expected > 0.01 and expected_gradients["body.0.weight"].abs().sum() > 0
     torch.testing.assert_close(penalty, expected, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(gradients, expected_gradients, rtol=1e-5, atol=1e-7)
     assert torch.equal(following, expected_next)
+
+
+def test_explicit_gradient_penalty_under_bf16_autocast_matches_autograd_to_bf16_precision():
+    critic, real, fake = critic_and_packs()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the CUDA path's mixed precision, run on the CPU
+        expected, expected_gradients, _ = penalty_and_gradients(autograd_gradient_penalty, critic, real, fake)
+        penalty, gradients, _ = penalty_and_gradients(_gradient_penalty, critic, real, fake)
+    assert penalty.dtype == torch.float32
+    torch.testing.assert_close(penalty, expected.float(), rtol=2e-2, atol=1e-3)
+    torch.testing.assert_close(gradients, expected_gradients, rtol=5e-2, atol=5e-3)
+
+
 
 # ---------------------------------------------------------------------------------------- sampler
 def sampler_fixture():

@@ -82,13 +82,14 @@ class Discriminator(nn.Module):
         super().__init__()
         self.input_dim = input_dim
         self.pac = pac
-        layers: list[nn.Module] = []
+        blocks: list[tuple[nn.Linear, nn.LeakyReLU, Dropout]] = []
         width = input_dim * pac
         for hidden in hidden_dims:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2), Dropout(dropout)]
+            blocks.append((nn.Linear(width, hidden), nn.LeakyReLU(0.2), Dropout(dropout)))
             width = hidden
-        layers.append(nn.Linear(width, 1))
-        self.body = nn.Sequential(*layers)
+        self.body = nn.Sequential(*[layer for block in blocks for layer in block], nn.Linear(width, 1))
+        # The same layers, grouped per block for input_gradient (a plain tuple: not registered twice).
+        self._hidden_blocks = tuple(blocks)
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         return self.body(self._packed(rows))
@@ -103,14 +104,13 @@ class Discriminator(nn.Module):
         so too), so a forward pass without a graph finds them, and the penalty then needs one ordinary
         backward instead of ``autograd.grad(create_graph=True)`` and a double backward: fewer eager ops
         and matrix products per step (no zero gradients pushed back through the forward pass), same
-        maths. Dropout masks are drawn as ``forward`` draws them, in the same RNG order.
+        maths. Dropout masks are drawn as ``forward`` draws them, in the same RNG order. Returned in
+        float32 whatever the autocast dtype of the products.
         """
-        layers = list(self.body)  # slicing a list, not the Sequential (which builds new modules)
-        blocks = [layers[i : i + 3] for i in range(0, len(layers) - 1, 3)]  # Linear, LeakyReLU, Dropout
         slopes: list[torch.Tensor] = []
         with torch.no_grad():
             hidden = self._packed(rows)
-            for linear, activation, dropout in blocks:
+            for linear, activation, dropout in self._hidden_blocks:
                 pre = linear(hidden)
                 slope = torch.where(pre > 0, 1.0, activation.negative_slope).to(pre.dtype)
                 keep = dropout.keep_mask(pre)
@@ -120,9 +120,9 @@ class Discriminator(nn.Module):
                     hidden = hidden * keep
                 slopes.append(slope)
         gradient = self.body[-1].weight  # (1, width)
-        for (linear, _, _), slope in zip(reversed(blocks), reversed(slopes)):
+        for (linear, _, _), slope in zip(reversed(self._hidden_blocks), reversed(slopes)):
             gradient = (gradient * slope) @ linear.weight
-        return gradient.expand(len(rows) // self.pac, -1)  # a no-op unless there is no hidden layer
+        return gradient.float().expand(len(rows) // self.pac, -1)  # expand: a no-op unless no hidden layer
 
     def _packed(self, rows: torch.Tensor) -> torch.Tensor:
         if rows.shape[0] % self.pac:

@@ -533,7 +533,7 @@ def _gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: to
     """
     mix = torch.rand(real.shape[0] // pac, 1, 1, device=real.device).expand(-1, pac, 1).reshape(-1, 1)
     between = mix * real + (1 - mix) * fake
-    norms = discriminator.input_gradient(between).float().norm(2, dim=1)  # one norm per pack
+    norms = discriminator.input_gradient(between).norm(2, dim=1)  # one norm per pack
     return ((norms - 1) ** 2).mean()
 
 
