@@ -39,11 +39,14 @@ class ArtifactIOManager(ConfigurableIOManager):
         context.add_output_metadata({"path": str(final)})
 
     def load_input(self, context: InputContext) -> Any:
+        upstream = context.upstream_output
         if context.has_asset_key:
             partition = context.asset_partition_key if context.has_asset_partitions else None
             path = self._path(context.asset_key, partition)
+        elif upstream.has_asset_key:  # an op inside a graph asset reading an asset: the run's partition
+            path = self._path(upstream.asset_key, context.partition_key if context.has_partition_key else None)
         else:
-            path = self._output_path(context.upstream_output)
+            path = self._step_output_path(upstream)
         if not (path / TYPE_FILE).exists():
             raise FileNotFoundError(f"no stored artefact at {path}; materialize the upstream asset first")
         kind = json.loads((path / TYPE_FILE).read_text())
@@ -54,6 +57,9 @@ class ArtifactIOManager(ConfigurableIOManager):
         part of a generator) lives under its run, step and mapping key."""
         if context.has_asset_key:
             return self._path(context.asset_key, context.partition_key if context.has_partition_key else None)
+        return self._step_output_path(context)
+
+    def _step_output_path(self, context: OutputContext) -> Path:
         name = context.name if context.mapping_key is None else f"{context.name}.{context.mapping_key}"
         return self.storage.artifacts_root / "runs" / context.run_id / context.step_key / name
 
