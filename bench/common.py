@@ -36,6 +36,16 @@ def machine_info(**versions: str) -> dict[str, Any]:
     }
 
 
+def installed_version(package: str) -> str:
+    """The installed version of ``package``, or "not installed" (e.g. ctgan, a benchmark-only extra)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def log(message: str) -> None:
     """Print a timestamped progress line at once (benchmarks run for minutes)."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)

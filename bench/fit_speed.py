@@ -39,12 +39,6 @@ def ctgan_fit(split, epochs: int):
     return lambda: CTGAN(epochs=epochs).fit(split.train, discrete_columns=[split.label_column])
 
 
-def _ctgan_version() -> str:
-    from importlib.metadata import version
-
-    return version("ctgan")
-
-
 def measure(dataset: str, epochs: int, repeats: int) -> dict:
     split = split_table(load_table(dataset), seed=0)
     result = {"dataset": dataset, "train_rows": len(split.train), "epochs": epochs}
@@ -69,7 +63,7 @@ def main() -> None:
     clock = common.RunClock()
     results = [measure(dataset, args.epochs, args.repeats) for dataset in args.datasets]
     report = {"results": results, "torch_threads": args.threads,
-              "run": clock.record("bench.fit_speed", sys.argv[1:], common.machine_info(ctgan=_ctgan_version()))}
+              "run": clock.record("bench.fit_speed", sys.argv[1:], common.machine_info(ctgan=common.installed_version("ctgan")))}
     out = Path(args.out or f"bench/results/fit_speed_{args.threads}thread.json")
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

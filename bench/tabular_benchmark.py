@@ -226,13 +226,8 @@ def cell_comparisons(results: list[dict]) -> list[dict[str, Any]]:
 def machine_info() -> dict[str, Any]:
     import sklearn
 
-    try:
-        from importlib.metadata import version
-
-        ctgan_version = version("ctgan")
-    except Exception:  # not installed: --skip-ctgan runs still work
-        ctgan_version = "not installed"
-    return common.machine_info(ctgan=ctgan_version, sklearn=sklearn.__version__)
+    # ctgan may be absent: --skip-ctgan runs still work
+    return common.machine_info(ctgan=common.installed_version("ctgan"), sklearn=sklearn.__version__)
 
 
 def _lift_text(report: LiftReport, method: str) -> str:
