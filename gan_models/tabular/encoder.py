@@ -15,13 +15,12 @@ The fitted state is plain JSON (``to_state`` / ``from_state``): no pickled objec
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import BayesianGaussianMixture
+
+from gan_models.tabular.mixture import Mixture, fit_mixtures
 
 # The mixture is fitted on a subsample: mode positions need a few thousand values, not millions.
 MAX_MIXTURE_ROWS = 2000
@@ -75,13 +74,14 @@ class TabularEncoder:
             raise ValueError(f"discrete_columns names {unknown}, which are not columns of the table")
         discrete = set(discrete_columns)
         rng = np.random.default_rng(self.seed)
-        self._columns = []
-        for column in frame.columns:
-            series = frame[column]
-            if column in discrete or not is_continuous_dtype(series.dtype):
-                self._columns.append(_fit_discrete(column, series))
-            else:
-                self._columns.append(_fit_continuous(column, series, self.max_modes, rng))
+        continuous = [c for c in frame.columns if c not in discrete and is_continuous_dtype(frame[c].dtype)]
+        samples = {c: _mixture_sample(c, frame[c], rng) for c in continuous}
+        modes = dict(zip(continuous, _fit_modes([samples[c] for c in continuous], self.max_modes)))
+        self._columns = [
+            _continuous_state(column, frame[column], samples[column][0], modes[column])
+            if column in samples else _fit_discrete(column, frame[column])
+            for column in frame.columns
+        ]
         self.output_info = _build_output_info(self._columns)
         return self
 
@@ -186,15 +186,20 @@ def _numeric_values(column: Any, series: pd.Series) -> np.ndarray:
     return values
 
 
-def _fit_continuous(column: Any, series: pd.Series, max_modes: int, rng: np.random.Generator) -> dict:
+def _mixture_sample(column: Any, series: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The column's observed values (subsampled past ``MAX_MIXTURE_ROWS``) and its mixture seed."""
     values = _numeric_values(column, series)
-    missing = np.isnan(values)
-    if missing.all():
+    observed = values[~np.isnan(values)]
+    if len(observed) == 0:
         raise ValueError(f"column {column!r} is entirely null; drop it or fill it before training")
-    observed = values[~missing]
     if len(observed) > MAX_MIXTURE_ROWS:
         observed = rng.choice(observed, size=MAX_MIXTURE_ROWS, replace=False)
-    means, stds, weights = _fit_modes(observed, max_modes, seed=int(rng.integers(2**31 - 1)))
+    return observed, int(rng.integers(2**31 - 1))
+
+
+def _continuous_state(column: Any, series: pd.Series, observed: np.ndarray, modes: tuple) -> dict:
+    values = _numeric_values(column, series)
+    means, stds, weights = modes
     stds = _widened_to_cover(np.asarray(means), np.asarray(stds), np.r_[observed, np.nanmin(values), np.nanmax(values)])
     return {
         "name": column,
@@ -206,38 +211,42 @@ def _fit_continuous(column: Any, series: pd.Series, max_modes: int, rng: np.rand
         "weights": weights,
         "min": float(np.nanmin(values)),
         "max": float(np.nanmax(values)),
-        "has_missing": bool(missing.any()),
+        "has_missing": bool(np.isnan(values).any()),
     }
 
 
-def _fit_modes(observed: np.ndarray, max_modes: int, seed: int) -> tuple[list, list, list]:
-    """Means, standard deviations and weights of the column's significant mixture modes."""
-    centre, scale = float(observed.mean()), float(observed.std())
-    n_distinct = len(np.unique(observed))
-    if scale == 0.0 or n_distinct == 1:
-        return [centre], [1.0], [1.0]
-    # Fitting on standardised values makes the mixture's default priors scale-free.
-    standardised = ((observed - centre) / scale).reshape(-1, 1)
-    mixture = BayesianGaussianMixture(
-        n_components=min(max_modes, n_distinct),
-        weight_concentration_prior_type="dirichlet_process",
-        weight_concentration_prior=WEIGHT_CONCENTRATION_PRIOR,
-        covariance_type="diag",  # identical to "full" in one dimension, and ~3x faster
-        init_params="k-means++",
-        max_iter=MIXTURE_MAX_ITER,
-        n_init=1,
-        random_state=seed,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        mixture.fit(standardised)
-    keep = mixture.weights_ > MIN_MODE_WEIGHT
+def _fit_modes(samples: list[tuple[np.ndarray, int]], max_modes: int) -> list[tuple[list, list, list]]:
+    """Means, standard deviations and weights of each column's significant mixture modes.
+
+    All columns' mixtures are fitted together (``mixture.fit_mixtures``); a constant column has one mode.
+    """
+    standardised, components, seeds, fitted_columns = [], [], [], []
+    modes: list = []
+    for position, (observed, seed) in enumerate(samples):
+        centre, scale = float(observed.mean()), float(observed.std())
+        n_distinct = len(np.unique(observed))
+        modes.append(([centre], [1.0], [1.0]))
+        if scale == 0.0 or n_distinct == 1:
+            continue
+        # Fitting on standardised values makes the mixture's default priors scale-free.
+        standardised.append((observed - centre) / scale)
+        components.append(min(max_modes, n_distinct))
+        seeds.append(seed)
+        fitted_columns.append((position, centre, scale))
+    mixtures = fit_mixtures(standardised, components, seeds, WEIGHT_CONCENTRATION_PRIOR, MIXTURE_MAX_ITER)
+    for (position, centre, scale), mixture in zip(fitted_columns, mixtures):
+        modes[position] = _significant_modes(mixture, centre, scale)
+    return modes
+
+
+def _significant_modes(mixture: Mixture, centre: float, scale: float) -> tuple[list, list, list]:
+    keep = mixture.weights > MIN_MODE_WEIGHT
     if not keep.any():
-        keep = mixture.weights_ == mixture.weights_.max()
-    means = mixture.means_[keep, 0] * scale + centre
+        keep = mixture.weights == mixture.weights.max()
+    means = mixture.means[keep] * scale + centre
     # A mode on a single repeated value has ~0 spread; floor it so alphas stay finite.
-    stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)) * scale, 1e-6 * scale)
-    weights = mixture.weights_[keep] / mixture.weights_[keep].sum()
+    stds = np.maximum(np.sqrt(mixture.variances[keep]) * scale, 1e-6 * scale)
+    weights = mixture.weights[keep] / mixture.weights[keep].sum()
     return means.tolist(), stds.tolist(), weights.tolist()
 
 
