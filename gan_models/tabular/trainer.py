@@ -215,19 +215,18 @@ class TabularGAN:
         discriminator = Discriminator(
             encoder.output_dimensions + space.width, config.discriminator_dims, config.pac
         ).to(self.device)
-        generator_optimizer, discriminator_optimizer = _optimizers(self.generator, discriminator, config)
         classifier = classifier_optimizer = None
         if config.classifier_weight > 0:
             classifier = LabelClassifier(
                 encoder.output_dimensions - (self._label_span[1] - self._label_span[0]), config.classifier_dim, n_classes
             ).to(self.device)
-            classifier_optimizer = torch.optim.Adam(classifier.parameters(), lr=CLASSIFIER_LR, betas=(0.5, 0.9))
+            classifier_optimizer = _adam(classifier, CLASSIFIER_LR)
         return _Run(
             data=torch.as_tensor(encoded, device=self.device),
             sampler=TrainingSampler(space, label_codes, category_codes, self.device),
             discriminator=discriminator,
-            generator_optimizer=generator_optimizer,
-            discriminator_optimizer=discriminator_optimizer,
+            generator_optimizer=_adam(self.generator, config.generator_lr, config.weight_decay),
+            discriminator_optimizer=_adam(discriminator, config.discriminator_lr, config.weight_decay),
             plan=training_plan(len(encoded), config),
             encoder_state=encoder.to_state(),
             progress=_Progress(),
@@ -322,34 +321,24 @@ class TabularGAN:
             wasserstein = scores[len(scores) // 2:].mean() - scores[: len(scores) // 2].mean()
             penalty = _gradient_penalty(run.discriminator, real_input, fake_input, self.config.pac)
         loss = wasserstein + self.config.gp_weight * penalty
-        run.discriminator_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        run.discriminator_optimizer.step()
+        _descend(run.discriminator_optimizer, loss)
         return wasserstein.detach()
 
     def _generator_update(self, run: _Run, batch: ConditionBatch, raw: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        run.discriminator.requires_grad_(False)  # the critic is only a loss here: skip its weight gradients
         with autocast(self.device):
             adversarial = -run.discriminator(torch.cat([fake, batch.condition], dim=1)).float().mean()
             loss = adversarial + self._condition_cross_entropy(raw, batch)
             if run.classifier is not None:
-                run.classifier.requires_grad_(False)
                 logits = run.classifier(self._without_label(fake)).float()
                 loss = loss + self.config.classifier_weight * F.cross_entropy(logits, batch.classes)
-                run.classifier.requires_grad_(True)
-        run.discriminator.requires_grad_(True)
-        run.generator_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        run.generator_optimizer.step()
+        _descend(run.generator_optimizer, loss)
         return loss.detach()
 
     def _classifier_update(self, run: _Run, batch: ConditionBatch, real: torch.Tensor) -> None:
         """One step of the auxiliary classifier on the batch's real rows (their class is the condition's)."""
         with autocast(self.device):
             loss = F.cross_entropy(run.classifier(self._without_label(real)).float(), batch.classes)
-        run.classifier_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        run.classifier_optimizer.step()
+        _descend(run.classifier_optimizer, loss)
 
     def _without_label(self, rows: torch.Tensor) -> torch.Tensor:
         start, end = self._label_span
@@ -514,15 +503,19 @@ def _validated_fit_inputs(
     return discrete + ([label_column] if label_column not in discrete else [])
 
 
-def _optimizers(generator, discriminator, config: TabularGANConfig) -> tuple:
+def _adam(module: torch.nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
     # The fused kernel updates every parameter in one pass: on these small networks the per-tensor
     # Adam loop would otherwise cost as much as the forward and backward passes.
-    def adam(module, lr: float) -> torch.optim.Adam:
-        return torch.optim.Adam(
-            module.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=config.weight_decay, fused=True
-        )
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=weight_decay, fused=True)
 
-    return adam(generator, config.generator_lr), adam(discriminator, config.discriminator_lr)
+
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One optimiser step on ``loss``. Only the optimiser's own parameters get gradients: the other
+    networks the loss passes through (the critic and classifier, for the generator) are left alone, and
+    autograd skips their weight gradients."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward(inputs=[p for group in optimizer.param_groups for p in group["params"]])
+    optimizer.step()
 
 
 def _gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor, pac: int) -> torch.Tensor:
