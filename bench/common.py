@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import shlex
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -82,9 +83,13 @@ class RunClock:
         self.load_start = load_average()
         self._clock = time.perf_counter()
 
-    def record(self, module: str, argv: Sequence[str], machine: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    def record(
+        self, module: str, argv: Sequence[str] | None, machine: dict[str, Any], **settings: Any
+    ) -> dict[str, Any]:
+        """``argv``: the benchmark's arguments (None: this process's command line)."""
+        arguments = sys.argv[1:] if argv is None else argv
         return {
-            "command": f"python -m {module} " + " ".join(shlex.quote(a) for a in argv),
+            "command": f"python -m {module} " + " ".join(shlex.quote(a) for a in arguments),
             "started": self.started.strftime("%Y-%m-%d %H:%M"),
             "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "total_minutes": (time.perf_counter() - self._clock) / 60,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -63,7 +62,7 @@ def main() -> None:
     clock = common.RunClock()
     results = [measure(dataset, args.epochs, args.repeats) for dataset in args.datasets]
     report = {"results": results, "torch_threads": args.threads,
-              "run": clock.record("bench.fit_speed", sys.argv[1:], common.machine_info(ctgan=common.installed_version("ctgan")))}
+              "run": clock.record("bench.fit_speed", None, common.machine_info(ctgan=common.installed_version("ctgan")))}
     out = Path(args.out or f"bench/results/fit_speed_{args.threads}thread.json")
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         image = image_figures(args.data) if args.data.is_file() else None
         if image is None:
             common.log(f"no image data at {args.data}: the image part is skipped")
-        run = clock.record("bench.gpu_check", sys.argv[1:] if argv is None else argv, common.machine_info(),
+        run = clock.record("bench.gpu_check", argv, common.machine_info(),
                            auto_device=auto_device, tabular=tabular, image=image, note=args.note)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(run, indent=1, default=common.json_default))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -338,7 +337,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     clock = common.RunClock()
     results = run_benchmark(args, log)
     run = clock.record(
-        "bench.image_benchmark", argv if argv is not None else sys.argv[1:], machine_info(),
+        "bench.image_benchmark", argv, machine_info(),
         seeds=args.seeds, epochs=args.epochs, gan_steps=args.gan_steps, note=args.note, results_path=str(args.results),
     )
     args.results.parent.mkdir(parents=True, exist_ok=True)

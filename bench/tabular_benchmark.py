@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -406,7 +405,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             results.append(run_split(dataset, split_seed, args.seeds, args.epochs, args.skip_ctgan, gan_seed, log))
     cells = cell_comparisons(results)
     run = clock.record(
-        "bench.tabular_benchmark", argv if argv is not None else sys.argv[1:], machine_info(),
+        "bench.tabular_benchmark", argv, machine_info(),
         datasets=args.datasets, split_seeds=args.split_seeds, seeds=args.seeds, epochs=args.epochs,
         skip_ctgan=args.skip_ctgan, gan_seed_offset=args.gan_seed_offset, note=args.note,
         results_path=str(args.results),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -102,7 +101,7 @@ def main() -> None:
     for spec in args.config:
         name, _, config = spec.partition("=")
         results.append(evaluate(name, json.loads(config or "{}"), args.split_seeds, args.gan_seeds))
-    run = clock.record("bench.tabular_tuning", sys.argv[1:], common.machine_info())
+    run = clock.record("bench.tabular_tuning", None, common.machine_info())
     Path(args.out).write_text(json.dumps({"run": run, "results": results}, indent=1))
     print("| name | config | mean (synthetic − SMOTE) lift | LR | RF | cells ≥ SMOTE | fit CPU s bc / wine |")
     print("|---|---|---|---|---|---|---|")
