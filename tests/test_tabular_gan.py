@@ -428,6 +428,26 @@ def test_without_classifier_weight_no_auxiliary_classifier_is_trained():
     assert run_for(0.5).classifier is not None
 
 
+def test_generator_update_changes_only_the_generator():
+    table = mixed_table(n=60)
+    encoder = TabularEncoder(3, 0).fit(table, ["city", "smoker", "grade", "code", "label"])
+    gan = TabularGAN(tiny_config())
+    run = gan._prepare_run(encoder, encoder.transform(table), "label")
+    others = {"critic": run.discriminator, "classifier": run.classifier}
+    before = {name: [p.detach().clone() for p in net.parameters()] for name, net in others.items()}
+    generator_before = [p.detach().clone() for p in gan.generator.parameters()]
+    batch, _ = run.sampler.sample(run.plan.batch_size, pack_size=gan.config.pac)
+    raw, fake = gan._generate(batch)
+
+    gan._generator_update(run, batch, raw, fake)
+
+    for name, net in others.items():
+        assert all(p.grad is None for p in net.parameters()), f"{name} received gradients"
+        assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before[name])), f"{name} changed"
+    assert all(p.grad is not None for p in gan.generator.parameters())
+    assert not all(torch.equal(p, q) for p, q in zip(gan.generator.parameters(), generator_before))
+
+
 # ------------------------------------------------------------------------------------- checkpoint
 def test_checkpoint_is_written_atomically_and_read_back(tmp_path):
     assert load_checkpoint(tmp_path) is None
