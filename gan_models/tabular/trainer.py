@@ -18,6 +18,11 @@ the benchmark tables, never on holdout rows; see BENCHMARKS.md):
   learns the class from real rows, and the generator pays its cross-entropy on generated rows. At 300
   epochs on wine (83 rows, 300 steps) the critic alone left the class at chance: a classifier fitted on
   real rows agreed with the requested class for about 40% of generated rows; with this loss, over 90%.
+- Per-class moment matching (``moments.ClassMomentLoss``; CTAB-GAN's information loss, per class): the
+  generator also pays the gaps between the means and covariances of its rows and the batch's real rows
+  of the same class, in decoded column units. Without it, a class of 20 rows came out with its features
+  nearly uncorrelated (mean |correlation| 0.10 against 0.46 for real breast_cancer malignant rows), so
+  its rows sat near the class centre along any linear boundary and logistic regression hardly moved.
 - Networks of 128 units instead of CTGAN's 256: as good on the validation lift and a third faster.
 
 Epochs and batches follow CTGAN so "equal epochs" comparisons are fair: one epoch is
@@ -43,6 +48,7 @@ from torch.nn import functional as F
 from gan_models.checkpoint import load_checkpoint, read_saved_model, save_checkpoint
 from gan_models.runtime import autocast, seed_everything, select_device
 from gan_models.tabular.encoder import TabularEncoder, is_continuous_dtype
+from gan_models.tabular.moments import ClassMomentLoss
 from gan_models.tabular.networks import Discriminator, Generator, LabelClassifier, OutputActivation
 from gan_models.tabular.sampler import ConditionBatch, ConditionSpace, TrainingSampler
 
@@ -56,7 +62,8 @@ ProgressCallback = Callable[[int, int, dict], None]
 @dataclass
 class TabularGANConfig:
     """Hyper-parameters of the tabular GAN: CTGAN's defaults (see the module docstring for epochs) except
-    the 128-wide networks and the auxiliary classifier (``classifier_weight`` 0 turns it off)."""
+    the 128-wide networks, the auxiliary classifier and the per-class moment loss (``classifier_weight``
+    and ``moment_weight`` 0 turn them off)."""
 
     epochs: int = 300
     batch_size: int = 500
@@ -71,6 +78,7 @@ class TabularGANConfig:
     gp_weight: float = 10.0
     classifier_weight: float = 1.0
     classifier_dim: int = 64
+    moment_weight: float = 5.0
     max_modes: int = 10
     seed: int = 0
     device: str = "auto"
@@ -85,7 +93,7 @@ class TabularGANConfig:
         for name in ("generator_lr", "discriminator_lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"TabularGANConfig.{name} must be positive, got {getattr(self, name)}")
-        for name in ("weight_decay", "gp_weight", "classifier_weight", "checkpoint_every"):
+        for name in ("weight_decay", "gp_weight", "classifier_weight", "moment_weight", "checkpoint_every"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"TabularGANConfig.{name} must not be negative, got {getattr(self, name)}")
 
@@ -140,6 +148,8 @@ class _Run:
     progress: _Progress
     classifier: LabelClassifier | None = None
     classifier_optimizer: torch.optim.Optimizer | None = None
+    moments: ClassMomentLoss | None = None
+    decoded_data: torch.Tensor | None = None  # the training rows as the moment loss sees them
 
 
 class TabularGAN:
@@ -221,8 +231,10 @@ class TabularGAN:
                 encoder.output_dimensions - (self._label_span[1] - self._label_span[0]), config.classifier_dim, n_classes
             ).to(self.device)
             classifier_optimizer = _adam(classifier, CLASSIFIER_LR)
+        data = torch.as_tensor(encoded, device=self.device)
+        moments = ClassMomentLoss(encoder, label_column, data) if config.moment_weight > 0 else None
         return _Run(
-            data=torch.as_tensor(encoded, device=self.device),
+            data=data,
             sampler=TrainingSampler(space, label_codes, category_codes, self.device),
             discriminator=discriminator,
             generator_optimizer=_adam(self.generator, config.generator_lr, config.weight_decay),
@@ -232,6 +244,8 @@ class TabularGAN:
             progress=_Progress(),
             classifier=classifier,
             classifier_optimizer=classifier_optimizer,
+            moments=moments,
+            decoded_data=moments.decode(data) if moments is not None else None,
         )
 
     def _build_model(self, encoder: TabularEncoder, label_column: Hashable, space: ConditionSpace) -> None:
@@ -302,7 +316,7 @@ class TabularGAN:
         discriminator_loss = self._critic_update(run, batch, real, fake.detach())
         if run.classifier is not None:
             self._classifier_update(run, batch, real)
-        generator_loss = self._generator_update(run, batch, raw, fake)
+        generator_loss = self._generator_update(run, batch, rows, raw, fake)
         return discriminator_loss, generator_loss
 
     def _generate(self, batch: ConditionBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -324,13 +338,19 @@ class TabularGAN:
         _descend(run.discriminator_optimizer, loss)
         return wasserstein.detach()
 
-    def _generator_update(self, run: _Run, batch: ConditionBatch, raw: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def _generator_update(
+        self, run: _Run, batch: ConditionBatch, rows: torch.Tensor, raw: torch.Tensor, fake: torch.Tensor
+    ) -> torch.Tensor:
+        """``rows``: indices of the batch's real rows, which match the conditions (and classes) row for row."""
         with autocast(self.device):
             adversarial = -run.discriminator(torch.cat([fake, batch.condition], dim=1)).float().mean()
             loss = adversarial + self._condition_cross_entropy(raw, batch)
             if run.classifier is not None:
                 logits = run.classifier(self._without_label(fake)).float()
                 loss = loss + self.config.classifier_weight * F.cross_entropy(logits, batch.classes)
+        if run.moments is not None:  # in float32: covariances are sums of many small products
+            gaps = run.moments(run.decoded_data[rows], fake, batch.classes, len(self.classes))
+            loss = loss + self.config.moment_weight * gaps
         _descend(run.generator_optimizer, loss)
         return loss.detach()
 

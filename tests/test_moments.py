@@ -1,0 +1,83 @@
+"""The per-class moment loss: decoding to column values, and what the loss measures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gan_models.tabular.encoder import TabularEncoder
+from gan_models.tabular.moments import ClassMomentLoss
+
+
+def correlated_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    label = np.where(np.arange(n) < n // 3, "rare", "common")
+    x = rng.normal(size=n) + np.where(label == "rare", 3.0, 0.0)
+    return pd.DataFrame({
+        "x": x,
+        "y": 2 * x + rng.normal(scale=0.3, size=n),  # y follows x within each class
+        "income": np.where(rng.random(n) < 0.2, np.nan, rng.lognormal(3, 0.5, n)),
+        "city": rng.choice(["oslo", "rome"], n),
+        "label": label,
+    })
+
+
+def fitted(table: pd.DataFrame):
+    encoder = TabularEncoder(5, 0).fit(table, ["city", "label"])
+    rows = torch.as_tensor(encoder.transform(table))
+    label = encoder.spans("label")[0]
+    classes = rows[:, label.start:label.end].argmax(dim=1)
+    return encoder, rows, classes, label.end - label.start
+
+
+def test_decoding_encoded_rows_gives_back_the_standardised_values_and_other_one_hots():
+    table = correlated_table()
+    encoder, rows, _, _ = fitted(table)
+    loss = ClassMomentLoss(encoder, "label", rows)
+    decoded = loss.decode(rows) * loss.scale + loss.offset
+
+    np.testing.assert_allclose(decoded[:, 0].numpy(), table["x"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(decoded[:, 1].numpy(), table["y"], rtol=1e-4, atol=1e-4)
+    observed = table["income"].notna().to_numpy()
+    np.testing.assert_allclose(decoded[observed, 2].numpy(), table["income"][observed], rtol=1e-4)
+    city = encoder.spans("city")[0]
+    income_missing = [s for s in encoder.spans("income") if s.role == "missing"][0]
+    one_hots = torch.cat([rows[:, income_missing.start:income_missing.end], rows[:, city.start:city.end]], dim=1)
+    torch.testing.assert_close(decoded[:, 3:], one_hots)  # the label's one-hot is left out
+    assert decoded.shape[1] == 3 + 2 + 2
+
+
+def test_loss_is_zero_for_real_rows_and_grows_when_a_class_loses_its_spread():
+    encoder, rows, classes, n_classes = fitted(correlated_table())
+    loss = ClassMomentLoss(encoder, "label", rows)
+    real_values = loss.decode(rows)
+    assert loss(real_values, rows, classes, n_classes).item() < 1e-10
+
+    # Each rare row replaced by the first rare row: right class, right neighbourhood, no spread at all.
+    collapsed = rows.clone()
+    rare = classes == classes[0]
+    collapsed[rare] = rows[rare][0]
+    assert loss(real_values, collapsed, classes, n_classes).item() > 0.1
+
+
+def test_loss_compares_classes_separately():
+    encoder, rows, classes, n_classes = fitted(correlated_table())
+    loss = ClassMomentLoss(encoder, "label", rows)
+    real_values = loss.decode(rows)
+    swapped = torch.cat([rows[classes == 1][: int((classes == 0).sum())], rows[classes == 0]])
+    order = torch.cat([torch.nonzero(classes == 0).squeeze(1), torch.nonzero(classes == 1).squeeze(1)])
+    # Same rows, but the rare class is asked to look like the common one: the pooled moments would hardly
+    # notice; the per-class ones do.
+    assert loss(real_values[order], swapped[: len(order)], classes[order], n_classes).item() > 0.5
+
+
+def test_a_class_with_one_row_in_the_batch_is_skipped():
+    encoder, rows, classes, n_classes = fitted(correlated_table())
+    loss = ClassMomentLoss(encoder, "label", rows)
+    rare, common = torch.nonzero(classes == 0).squeeze(1), torch.nonzero(classes == 1).squeeze(1)
+    batch = torch.cat([rare[:1], common[:20]])
+    fake = rows[batch].clone()
+    fake[0] = rows[rare[1]]  # the lone rare row differs from its real counterpart; one row has no covariance
+    value = loss(loss.decode(rows[batch]), fake, classes[batch], n_classes)
+    assert torch.isfinite(value) and value.item() < 1e-10
