@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gan_models.tabular import TabularGAN, TabularGANConfig
 from gan_models.tabular.encoder import TabularEncoder
 from gan_models.tabular.moments import ClassMomentLoss
 
@@ -81,3 +82,21 @@ def test_a_class_with_one_row_in_the_batch_is_skipped():
     fake[0] = rows[rare[1]]  # the lone rare row differs from its real counterpart; one row has no covariance
     value = loss(loss.decode(rows[batch]), fake, classes[batch], n_classes)
     assert torch.isfinite(value) and value.item() < 1e-10
+
+
+def test_a_column_constant_in_training_keeps_unit_scale():
+    table = correlated_table()
+    table["constant"] = 4.0
+    encoder, rows, classes, n_classes = fitted(table)
+    loss = ClassMomentLoss(encoder, "label", rows)
+    slipped = rows.clone()
+    slipped[:, encoder.spans("constant")[0].start] = 0.01  # alpha 0.01: the value 4.04 instead of 4
+    assert loss.scale[3].item() == 1.0  # continuous columns come first, in table order: x, y, income, constant
+    assert loss(loss.decode(rows), slipped, classes, n_classes).item() < 1e-2
+
+
+def test_a_table_with_only_its_label_trains_without_the_loss():
+    table = pd.DataFrame({"label": ["a"] * 30 + ["b"] * 10})
+    gan = TabularGAN(TabularGANConfig(epochs=2, batch_size=20, pac=5, classifier_weight=0, device="cpu"))
+    encoder = TabularEncoder(3, 0).fit(table, ["label"])
+    assert gan._prepare_run(encoder, encoder.transform(table), "label").moments is None

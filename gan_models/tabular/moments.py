@@ -60,7 +60,16 @@ class ClassMomentLoss(nn.Module):
         self.register_buffer("offset", torch.zeros(0, device=device), persistent=False)
         self.register_buffer("scale", torch.ones(0, device=device), persistent=False)
         values = self._unscaled(train_rows.float())
-        self.offset, self.scale = values.mean(dim=0), values.std(dim=0).clamp_min(1e-6)
+        spread = values.std(dim=0) if values.shape[1] else values.new_ones(0)
+        # A column constant in the training rows (a constant value, a category no row holds) keeps unit
+        # scale, as scikit-learn's StandardScaler does: dividing by ~0 would let a generator's tiny slips
+        # there swamp the loss.
+        self.offset, self.scale = values.mean(dim=0), torch.where(spread > 1e-6, spread, torch.ones_like(spread))
+
+    @property
+    def width(self) -> int:
+        """Number of decoded columns (0 for a table with nothing besides its label)."""
+        return int(self.offset.numel())
 
     def decode(self, rows: torch.Tensor) -> torch.Tensor:
         """Standardised column values of encoded rows (soft or exact one-hots), differentiable."""

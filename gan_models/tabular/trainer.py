@@ -233,6 +233,8 @@ class TabularGAN:
             classifier_optimizer = _adam(classifier, CLASSIFIER_LR)
         data = torch.as_tensor(encoded, device=self.device)
         moments = ClassMomentLoss(encoder, label_column, data) if config.moment_weight > 0 else None
+        if moments is not None and moments.width == 0:
+            moments = None  # nothing but the label: no moments to match
         return _Run(
             data=data,
             sampler=TrainingSampler(space, label_codes, category_codes, self.device),
