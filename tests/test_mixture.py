@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 
 from gan_models.tabular.encoder import MIXTURE_MAX_ITER, WEIGHT_CONCENTRATION_PRIOR
+from gan_models.tabular import mixture
 from gan_models.tabular.mixture import fit_mixtures
 from quality.tabular_ingest import load_table
 
@@ -45,12 +46,24 @@ def standardised(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / values.std()
 
 
-def test_matches_sklearn_on_every_breast_cancer_column():
-    table = load_table("breast_cancer")
+@pytest.mark.parametrize("dataset", ["breast_cancer", "wine"])
+def test_matches_sklearn_on_every_column_of_the_benchmark_tables(dataset):
+    table = load_table(dataset)
     label = table.label_column
     columns = [standardised(table.frame[c].to_numpy(float)[:300]) for c in table.frame.columns if c != label]
     seeds = list(range(7, 7 + len(columns)))
     assert_matches_sklearn(columns, [10] * len(columns), seeds, MIXTURE_MAX_ITER)
+
+
+def test_many_columns_are_fitted_in_groups_with_the_same_results(monkeypatch):
+    rng = np.random.default_rng(3)
+    columns = [standardised(rng.gamma(2.0, size=80)) for _ in range(7)]
+    together = fit_mixtures(columns, [4] * 7, list(range(7)), WEIGHT_CONCENTRATION_PRIOR, 30)
+    monkeypatch.setattr(mixture, "COLUMNS_PER_GROUP", 3)
+    in_groups = fit_mixtures(columns, [4] * 7, list(range(7)), WEIGHT_CONCENTRATION_PRIOR, 30)
+    for a, b in zip(together, in_groups):
+        np.testing.assert_allclose(a.means, b.means, rtol=1e-10)
+        np.testing.assert_allclose(a.weights, b.weights, rtol=1e-10)
 
 
 def test_columns_of_different_lengths_and_component_counts_are_fitted_as_if_alone():

@@ -8,7 +8,7 @@ import torch
 
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from gan_models.tabular.encoder import TabularEncoder
-from gan_models.tabular.moments import ClassMomentLoss
+from gan_models.tabular.moments import MAX_CATEGORIES_IN_COVARIANCE, MIN_CLASS_ROWS, ClassMomentLoss
 
 
 def correlated_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
@@ -32,21 +32,36 @@ def fitted(table: pd.DataFrame):
     return encoder, rows, classes, label.end - label.start
 
 
+def standardised(values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return (values - values.mean()) / values.std(ddof=1)
+
+
 def test_decoding_encoded_rows_gives_back_the_standardised_values_and_other_one_hots():
     table = correlated_table()
     encoder, rows, _, _ = fitted(table)
-    loss = ClassMomentLoss(encoder, "label", rows)
-    decoded = loss.decode(rows) * loss.scale + loss.offset
+    decoded = ClassMomentLoss(encoder, "label", rows).decode(rows).numpy()
 
-    np.testing.assert_allclose(decoded[:, 0].numpy(), table["x"], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(decoded[:, 1].numpy(), table["y"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(decoded[:, 0], standardised(table["x"]), atol=1e-4)
+    np.testing.assert_allclose(decoded[:, 1], standardised(table["y"]), atol=1e-4)
     observed = table["income"].notna().to_numpy()
-    np.testing.assert_allclose(decoded[observed, 2].numpy(), table["income"][observed], rtol=1e-4)
-    city = encoder.spans("city")[0]
+    fill = np.corrcoef(decoded[observed, 2], table["income"][observed])[0, 1]
+    assert fill > 0.9999  # missing incomes are decoded at the encoder's fill value, shifting the mean
     income_missing = [s for s in encoder.spans("income") if s.role == "missing"][0]
+    city = encoder.spans("city")[0]
     one_hots = torch.cat([rows[:, income_missing.start:income_missing.end], rows[:, city.start:city.end]], dim=1)
-    torch.testing.assert_close(decoded[:, 3:], one_hots)  # the label's one-hot is left out
-    assert decoded.shape[1] == 3 + 2 + 2
+    np.testing.assert_allclose(decoded[:, 3:], np.apply_along_axis(standardised, 0, one_hots.numpy()), atol=1e-5)
+    assert decoded.shape[1] == 3 + 2 + 2  # the label's one-hot is left out
+
+
+def test_columns_far_from_zero_keep_their_resolution():
+    rng = np.random.default_rng(1)
+    table = correlated_table()
+    table["timestamp"] = 1.7e9 + rng.normal(0, 30, len(table))
+    encoder, rows, _, _ = fitted(table)
+    decoded = ClassMomentLoss(encoder, "label", rows).decode(rows).numpy()
+    # Decoded in float32 before standardising, these values would collapse onto a handful of steps.
+    np.testing.assert_allclose(decoded[:, 3], standardised(table["timestamp"]), atol=1e-3)
 
 
 def test_loss_is_zero_for_real_rows_and_grows_when_a_class_loses_its_spread():
@@ -91,8 +106,7 @@ def test_a_column_constant_in_training_keeps_unit_scale():
     loss = ClassMomentLoss(encoder, "label", rows)
     slipped = rows.clone()
     slipped[:, encoder.spans("constant")[0].start] = 0.01  # alpha 0.01: the value 4.04 instead of 4
-    assert loss.scale[3].item() == 1.0  # continuous columns come first, in table order: x, y, income, constant
-    assert loss(loss.decode(rows), slipped, classes, n_classes).item() < 1e-2
+    assert loss(loss.decode(rows), slipped, classes, n_classes).item() < 1e-2  # not divided by ~0
 
 
 def test_a_table_with_only_its_label_trains_without_the_loss():
@@ -100,3 +114,35 @@ def test_a_table_with_only_its_label_trains_without_the_loss():
     gan = TabularGAN(TabularGANConfig(epochs=2, batch_size=20, pac=5, classifier_weight=0, device="cpu"))
     encoder = TabularEncoder(3, 0).fit(table, ["label"])
     assert gan._prepare_run(encoder, encoder.transform(table), "label").moments is None
+
+
+def test_a_batch_with_no_class_to_match_gives_zero_not_nan():
+    encoder, rows, classes, n_classes = fitted(correlated_table())
+    loss = ClassMomentLoss(encoder, "label", rows)
+    one_each = torch.cat([torch.nonzero(classes == 0)[0], torch.nonzero(classes == 1)[0]])
+    fake = rows[one_each].flip(0)  # each lone row replaced by the other class's row
+    value = loss(loss.decode(rows[one_each]), fake, classes[one_each], n_classes)
+    assert value.item() == 0.0
+
+
+def test_a_class_with_too_few_training_rows_is_not_matched():
+    table = correlated_table()
+    few = table[table["label"] == "rare"].index[: MIN_CLASS_ROWS - 1]
+    table = pd.concat([table[table["label"] == "common"], table.loc[few]], ignore_index=True)
+    encoder, rows, classes, n_classes = fitted(table)
+    loss = ClassMomentLoss(encoder, "label", rows)
+    rare = classes == classes[-1]
+    collapsed = rows.clone()
+    collapsed[rare] = rows[rare][0]  # would be a large covariance gap, were the class matched
+    assert loss(loss.decode(rows), collapsed, classes, n_classes).item() < 1e-10
+
+
+def test_wide_discrete_columns_enter_the_means_but_not_the_covariances():
+    rng = np.random.default_rng(2)
+    table = correlated_table()
+    table["zip"] = rng.choice([f"z{i}" for i in range(MAX_CATEGORIES_IN_COVARIANCE + 5)], len(table))
+    encoder = TabularEncoder(5, 0).fit(table, ["city", "zip", "label"])
+    loss = ClassMomentLoss(encoder, "label", torch.as_tensor(encoder.transform(table)))
+    zip_width = encoder.spans("zip")[0].end - encoder.spans("zip")[0].start
+    assert loss.width == 3 + 2 + 2 + zip_width
+    assert len(loss.covariance_columns) == 3 + 2 + 2

@@ -27,78 +27,116 @@ from torch import nn
 from gan_models.tabular.encoder import ALPHA_SCALE, TabularEncoder
 
 
+# Moments of fewer rows than this say little beyond the rows themselves: matching them would pull
+# generated rows onto those few real ones (towards copies, which the privacy check forbids).
+MIN_CLASS_ROWS = 5
+# One-hots of wider discrete columns enter the means only: their covariance block would cost
+# O(width²) per class and step and drown the other columns in the average.
+MAX_CATEGORIES_IN_COVARIANCE = 16
+
+
 class ClassMomentLoss(nn.Module):
     """Mean and covariance gaps per class between real and generated encoded rows.
 
-    ``train_rows`` (the encoded training table) only fixes the standardisation of each decoded column.
+    ``train_rows`` (the encoded training table) fixes the standardisation of each decoded column and which
+    classes have rows enough to be matched; nothing else is taken from it.
     """
 
     def __init__(self, encoder: TabularEncoder, label_column: Hashable, train_rows: torch.Tensor) -> None:
         super().__init__()
         width = encoder.output_dimensions
         continuous = [encoder.column_state(c) for c in encoder.columns if encoder.column_state(c)["kind"] == "continuous"]
-        spread = torch.zeros(width, len(continuous))  # 4 sigma of each mode, in its column
-        centre = torch.zeros(width, len(continuous))  # mu of each mode, in its column
-        alpha_positions = []
+        spread = torch.zeros(width, len(continuous), dtype=torch.float64)  # 4 sigma of each mode, in its column
+        centre = torch.zeros(width, len(continuous), dtype=torch.float64)  # mu of each mode, in its column
+        mode_rows = torch.zeros(width, len(continuous), dtype=torch.float64)  # 1 where a column's modes sit
+        alpha_positions, constant = [], []
         for column, state in enumerate(continuous):
             spans = {span.role: span for span in encoder.spans(state["name"])}
             modes = spans["mode"]
-            spread[modes.start:modes.end, column] = ALPHA_SCALE * torch.tensor(state["stds"])
-            centre[modes.start:modes.end, column] = torch.tensor(state["means"])
+            mode_rows[modes.start:modes.end, column] = 1.0
+            spread[modes.start:modes.end, column] = ALPHA_SCALE * torch.tensor(state["stds"], dtype=torch.float64)
+            centre[modes.start:modes.end, column] = torch.tensor(state["means"], dtype=torch.float64)
             alpha_positions.append(spans["alpha"].start)
-        one_hot_positions = [
-            position
-            for span in encoder.output_info
-            if span.role in ("category", "missing") and span.column != label_column
-            for position in range(span.start, span.end)
+            constant.append(state["min"] == state["max"])
+        one_hot_spans = [
+            span for span in encoder.output_info if span.role in ("category", "missing") and span.column != label_column
         ]
+        one_hot_positions = [p for span in one_hot_spans for p in range(span.start, span.end)]
+        in_covariance = [True] * len(continuous) + [
+            span.end - span.start <= MAX_CATEGORIES_IN_COVARIANCE for span in one_hot_spans for _ in range(span.start, span.end)
+        ]
+        alpha_positions = torch.tensor(alpha_positions, dtype=torch.long)
+        one_hot_positions = torch.tensor(one_hot_positions, dtype=torch.long)
+
+        # Standardise in float64 and fold the offset and scale into the decoding matrices, so that the
+        # float32 arithmetic of training stays of order one even for columns like timestamps (1.7e9 ± 30).
+        rows = train_rows.detach().cpu().double()
+        values = torch.cat([
+            rows.index_select(1, alpha_positions) * (rows @ spread) + rows @ centre,
+            rows.index_select(1, one_hot_positions),
+        ], dim=1)
+        offset = values.mean(dim=0)
+        deviation = values.std(dim=0) if values.shape[1] and len(values) > 1 else torch.zeros_like(offset)
+        # A constant column keeps unit scale: dividing by ~0 would let a generator's tiny slips there swamp
+        # the loss. Continuous columns are constant when their training min equals their max.
+        constant = torch.tensor(constant + [False] * len(one_hot_positions), dtype=torch.bool) | (deviation == 0)
+        scale = torch.where(constant, torch.ones_like(deviation), deviation)
+        n_continuous = len(continuous)
+        spread = spread / scale[:n_continuous]
+        # Offset subtracted on each column's own mode rows: its mode one-hot sums to 1.
+        centre = (centre - offset[:n_continuous] * mode_rows) / scale[:n_continuous]
+
+        label = encoder.spans(label_column)[0]
+        class_rows = rows[:, label.start:label.end].sum(dim=0)
         device = train_rows.device
-        self.register_buffer("mode_spread", spread.to(device), persistent=False)
-        self.register_buffer("mode_centre", centre.to(device), persistent=False)
-        self.register_buffer("alpha_positions", torch.tensor(alpha_positions, dtype=torch.long, device=device), persistent=False)
-        self.register_buffer("one_hot_positions", torch.tensor(one_hot_positions, dtype=torch.long, device=device), persistent=False)
-        self.register_buffer("offset", torch.zeros(0, device=device), persistent=False)
-        self.register_buffer("scale", torch.ones(0, device=device), persistent=False)
-        values = self._unscaled(train_rows.float())
-        spread = values.std(dim=0) if values.shape[1] else values.new_ones(0)
-        # A column constant in the training rows (a constant value, a category no row holds) keeps unit
-        # scale, as scikit-learn's StandardScaler does: dividing by ~0 would let a generator's tiny slips
-        # there swamp the loss.
-        self.offset, self.scale = values.mean(dim=0), torch.where(spread > 1e-6, spread, torch.ones_like(spread))
+        buffers = {
+            "mode_spread": spread.float(),
+            "mode_centre": centre.float(),
+            "alpha_positions": alpha_positions,
+            "one_hot_positions": one_hot_positions,
+            "one_hot_offset": offset[n_continuous:].float(),
+            "one_hot_scale": scale[n_continuous:].float(),
+            "covariance_columns": torch.nonzero(torch.tensor(in_covariance, dtype=torch.bool)).squeeze(1),
+            "matched_classes": class_rows >= MIN_CLASS_ROWS,
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value.to(device), persistent=False)
 
     @property
     def width(self) -> int:
         """Number of decoded columns (0 for a table with nothing besides its label)."""
-        return int(self.offset.numel())
+        return self.mode_spread.shape[1] + len(self.one_hot_positions)
 
     def decode(self, rows: torch.Tensor) -> torch.Tensor:
         """Standardised column values of encoded rows (soft or exact one-hots), differentiable."""
-        return (self._unscaled(rows.float()) - self.offset) / self.scale
-
-    def _unscaled(self, rows: torch.Tensor) -> torch.Tensor:
-        alphas = rows.index_select(1, self.alpha_positions)
-        continuous = alphas * (rows @ self.mode_spread) + rows @ self.mode_centre
-        return torch.cat([continuous, rows.index_select(1, self.one_hot_positions)], dim=1)
+        rows = rows.float()
+        continuous = rows.index_select(1, self.alpha_positions) * (rows @ self.mode_spread) + rows @ self.mode_centre
+        one_hots = (rows.index_select(1, self.one_hot_positions) - self.one_hot_offset) / self.one_hot_scale
+        return torch.cat([continuous, one_hots], dim=1)
 
     def forward(self, real_values: torch.Tensor, fake_rows: torch.Tensor, classes: torch.Tensor, n_classes: int) -> torch.Tensor:
-        """Mean over the batch's classes of (mean gap² + covariance gap²), each averaged over entries.
+        """Mean over the batch's matched classes of (mean gap² + covariance gap²), each averaged over entries.
 
         ``real_values`` are decoded real rows (``decode``) of the same classes, row for row, as ``fake_rows``.
+        A class is matched when it has ``MIN_CLASS_ROWS`` training rows and two rows in the batch.
         """
         fake_values = self.decode(fake_rows)
         membership = torch.nn.functional.one_hot(classes, n_classes).float()  # (rows, classes)
         counts = membership.sum(dim=0)
-        present = counts >= 2  # a covariance needs two rows
-        real_mean, real_cov = _class_moments(real_values, membership, counts)
-        fake_mean, fake_cov = _class_moments(fake_values, membership, counts)
+        matched = ((counts >= 2) & self.matched_classes).float()  # a covariance needs two rows
+        real_mean, real_cov = _class_moments(real_values, membership, counts, self.covariance_columns)
+        fake_mean, fake_cov = _class_moments(fake_values, membership, counts, self.covariance_columns)
         gaps = ((fake_mean - real_mean) ** 2).mean(dim=1) + ((fake_cov - real_cov) ** 2).mean(dim=(1, 2))
-        return gaps[present].mean()
+        return (gaps * matched).sum() / matched.sum().clamp_min(1)  # no boolean indexing: no device sync
 
 
-def _class_moments(values: torch.Tensor, membership: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-class means (classes, features) and sample covariances (classes, features, features)."""
+def _class_moments(
+    values: torch.Tensor, membership: torch.Tensor, counts: torch.Tensor, covariance_columns: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class means (classes, features) and sample covariances of the chosen columns
+    (classes, chosen, chosen)."""
     means = membership.T @ values / counts.clamp_min(1).unsqueeze(1)
-    centred = values - membership @ means  # each row minus its class mean
-    weighted = membership.T.unsqueeze(2) * centred.unsqueeze(0)  # (classes, rows, features), zero off-class
+    centred = (values - membership @ means).index_select(1, covariance_columns)  # each row minus its class mean
+    weighted = membership.T.unsqueeze(2) * centred.unsqueeze(0)  # (classes, rows, chosen), zero off-class
     covariances = weighted.transpose(1, 2) @ centred / (counts - 1).clamp_min(1).view(-1, 1, 1)
     return means, covariances
