@@ -75,10 +75,11 @@ class TabularEncoder:
         discrete = set(discrete_columns)
         rng = np.random.default_rng(self.seed)
         continuous = [c for c in frame.columns if c not in discrete and is_continuous_dtype(frame[c].dtype)]
-        samples = {c: _mixture_sample(c, frame[c], rng) for c in continuous}
+        values = {c: _numeric_values(c, frame[c]) for c in continuous}
+        samples = {c: _mixture_sample(c, values[c], rng) for c in continuous}
         modes = dict(zip(continuous, _fit_modes([samples[c] for c in continuous], self.max_modes)))
         self._columns = [
-            _continuous_state(column, frame[column], samples[column][0], modes[column])
+            _continuous_state(column, frame[column], values[column], samples[column][0], modes[column])
             if column in samples else _fit_discrete(column, frame[column])
             for column in frame.columns
         ]
@@ -186,9 +187,8 @@ def _numeric_values(column: Any, series: pd.Series) -> np.ndarray:
     return values
 
 
-def _mixture_sample(column: Any, series: pd.Series, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def _mixture_sample(column: Any, values: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """The column's observed values (subsampled past ``MAX_MIXTURE_ROWS``) and its mixture seed."""
-    values = _numeric_values(column, series)
     observed = values[~np.isnan(values)]
     if len(observed) == 0:
         raise ValueError(f"column {column!r} is entirely null; drop it or fill it before training")
@@ -197,8 +197,8 @@ def _mixture_sample(column: Any, series: pd.Series, rng: np.random.Generator) ->
     return observed, int(rng.integers(2**31 - 1))
 
 
-def _continuous_state(column: Any, series: pd.Series, observed: np.ndarray, modes: tuple) -> dict:
-    values = _numeric_values(column, series)
+def _continuous_state(column: Any, series: pd.Series, values: np.ndarray, observed: np.ndarray, modes: tuple) -> dict:
+    """``values``: the column as floats (NaN where missing); ``observed``: what its mixture was fitted on."""
     means, stds, weights = modes
     stds = _widened_to_cover(np.asarray(means), np.asarray(stds), np.r_[observed, np.nanmin(values), np.nanmax(values)])
     return {

@@ -39,7 +39,8 @@ class ClassMomentLoss(nn.Module):
     """Mean and covariance gaps per class between real and generated encoded rows.
 
     ``train_rows`` (the encoded training table) fixes the standardisation of each decoded column and which
-    classes have rows enough to be matched; nothing else is taken from it.
+    classes have rows enough to be matched, and is kept decoded: ``forward`` picks a batch's real rows from it
+    by index.
     """
 
     def __init__(self, encoder: TabularEncoder, label_column: Hashable, train_rows: torch.Tensor) -> None:
@@ -48,12 +49,10 @@ class ClassMomentLoss(nn.Module):
         continuous = [encoder.column_state(c) for c in encoder.columns if encoder.column_state(c)["kind"] == "continuous"]
         spread = torch.zeros(width, len(continuous), dtype=torch.float64)  # 4 sigma of each mode, in its column
         centre = torch.zeros(width, len(continuous), dtype=torch.float64)  # mu of each mode, in its column
-        mode_rows = torch.zeros(width, len(continuous), dtype=torch.float64)  # 1 where a column's modes sit
         alpha_positions, constant = [], []
         for column, state in enumerate(continuous):
             spans = {span.role: span for span in encoder.spans(state["name"])}
             modes = spans["mode"]
-            mode_rows[modes.start:modes.end, column] = 1.0
             spread[modes.start:modes.end, column] = ALPHA_SCALE * torch.tensor(state["stds"], dtype=torch.float64)
             centre[modes.start:modes.end, column] = torch.tensor(state["means"], dtype=torch.float64)
             alpha_positions.append(spans["alpha"].start)
@@ -71,10 +70,8 @@ class ClassMomentLoss(nn.Module):
         # Standardise in float64 and fold the offset and scale into the decoding matrices, so that the
         # float32 arithmetic of training stays of order one even for columns like timestamps (1.7e9 ± 30).
         rows = train_rows.detach().cpu().double()
-        values = torch.cat([
-            rows.index_select(1, alpha_positions) * (rows @ spread) + rows @ centre,
-            rows.index_select(1, one_hot_positions),
-        ], dim=1)
+        values = torch.cat([_continuous_values(rows, alpha_positions, spread, centre),
+                            rows.index_select(1, one_hot_positions)], dim=1)
         offset = values.mean(dim=0)
         deviation = values.std(dim=0) if values.shape[1] and len(values) > 1 else torch.zeros_like(offset)
         # A constant column keeps unit scale: dividing by ~0 would let a generator's tiny slips there swamp
@@ -83,10 +80,12 @@ class ClassMomentLoss(nn.Module):
         scale = torch.where(constant, torch.ones_like(deviation), deviation)
         n_continuous = len(continuous)
         spread = spread / scale[:n_continuous]
-        # Offset subtracted on each column's own mode rows: its mode one-hot sums to 1.
-        centre = (centre - offset[:n_continuous] * mode_rows) / scale[:n_continuous]
+        # Offset subtracted on each column's own mode rows (where its spread is, every sigma being > 0):
+        # its mode one-hot sums to 1.
+        centre = (centre - offset[:n_continuous] * (spread != 0)) / scale[:n_continuous]
 
         label = encoder.spans(label_column)[0]
+        self.n_classes = label.end - label.start
         class_rows = rows[:, label.start:label.end].sum(dim=0)
         device = train_rows.device
         buffers = {
@@ -101,6 +100,7 @@ class ClassMomentLoss(nn.Module):
         }
         for name, value in buffers.items():
             self.register_buffer(name, value.to(device), persistent=False)
+        self.register_buffer("train_values", self.decode(train_rows), persistent=False)
 
     @property
     def width(self) -> int:
@@ -110,24 +110,32 @@ class ClassMomentLoss(nn.Module):
     def decode(self, rows: torch.Tensor) -> torch.Tensor:
         """Standardised column values of encoded rows (soft or exact one-hots), differentiable."""
         rows = rows.float()
-        continuous = rows.index_select(1, self.alpha_positions) * (rows @ self.mode_spread) + rows @ self.mode_centre
+        continuous = _continuous_values(rows, self.alpha_positions, self.mode_spread, self.mode_centre)
         one_hots = (rows.index_select(1, self.one_hot_positions) - self.one_hot_offset) / self.one_hot_scale
         return torch.cat([continuous, one_hots], dim=1)
 
-    def forward(self, real_values: torch.Tensor, fake_rows: torch.Tensor, classes: torch.Tensor, n_classes: int) -> torch.Tensor:
+    def forward(self, real_indices: torch.Tensor, fake_rows: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Mean over the batch's matched classes of (mean gap² + covariance gap²), each averaged over entries.
 
-        ``real_values`` are decoded real rows (``decode``) of the same classes, row for row, as ``fake_rows``.
-        A class is matched when it has ``MIN_CLASS_ROWS`` training rows and two rows in the batch.
+        ``real_indices`` pick training rows of the same classes, row for row, as ``fake_rows``. A class is
+        matched when it has ``MIN_CLASS_ROWS`` training rows and two rows in the batch.
         """
+        real_values = self.train_values[real_indices]
         fake_values = self.decode(fake_rows)
-        membership = torch.nn.functional.one_hot(classes, n_classes).float()  # (rows, classes)
+        membership = torch.nn.functional.one_hot(classes, self.n_classes).float()  # (rows, classes)
         counts = membership.sum(dim=0)
         matched = ((counts >= 2) & self.matched_classes).float()  # a covariance needs two rows
         real_mean, real_cov = _class_moments(real_values, membership, counts, self.covariance_columns)
         fake_mean, fake_cov = _class_moments(fake_values, membership, counts, self.covariance_columns)
         gaps = ((fake_mean - real_mean) ** 2).mean(dim=1) + ((fake_cov - real_cov) ** 2).mean(dim=(1, 2))
         return (gaps * matched).sum() / matched.sum().clamp_min(1)  # no boolean indexing: no device sync
+
+
+def _continuous_values(
+    rows: torch.Tensor, alpha_positions: torch.Tensor, mode_spread: torch.Tensor, mode_centre: torch.Tensor
+) -> torch.Tensor:
+    """``alpha * sum_k p_k spread_k + sum_k p_k centre_k`` for every continuous column at once."""
+    return rows.index_select(1, alpha_positions) * (rows @ mode_spread) + rows @ mode_centre
 
 
 def _class_moments(

@@ -150,7 +150,6 @@ class _Run:
     classifier: LabelClassifier | None = None
     classifier_optimizer: torch.optim.Optimizer | None = None
     moments: ClassMomentLoss | None = None
-    decoded_data: torch.Tensor | None = None  # the training rows as the moment loss sees them
 
 
 class TabularGAN:
@@ -248,7 +247,6 @@ class TabularGAN:
             classifier=classifier,
             classifier_optimizer=classifier_optimizer,
             moments=moments,
-            decoded_data=moments.decode(data) if moments is not None else None,
         )
 
     def _build_model(self, encoder: TabularEncoder, label_column: Hashable, space: ConditionSpace) -> None:
@@ -352,7 +350,7 @@ class TabularGAN:
                 logits = run.classifier(self._without_label(fake)).float()
                 loss = loss + self.config.classifier_weight * F.cross_entropy(logits, batch.classes)
         if run.moments is not None:  # in float32: covariances are sums of many small products
-            gaps = run.moments(run.decoded_data[rows], fake, batch.classes, len(self.classes))
+            gaps = run.moments(rows, fake, batch.classes)
             loss = loss + self.config.moment_weight * gaps
         _descend(run.generator_optimizer, loss)
         return loss.detach()
