@@ -232,9 +232,8 @@ class TabularGAN:
             ).to(self.device)
             classifier_optimizer = _adam(classifier, CLASSIFIER_LR)
         data = torch.as_tensor(encoded, device=self.device)
-        moments = ClassMomentLoss(encoder, label_column, data) if config.moment_weight > 0 else None
-        if moments is not None and moments.width == 0:
-            moments = None  # nothing but the label: no moments to match
+        has_features = encoder.output_dimensions > self._label_span[1] - self._label_span[0]
+        moments = ClassMomentLoss(encoder, label_column, data) if config.moment_weight > 0 and has_features else None
         return _Run(
             data=data,
             sampler=TrainingSampler(space, label_codes, category_codes, self.device),
