@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 DEFAULT_OUT = "synthlift_output"
 
@@ -18,24 +19,62 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="augment one dataset and publish it only if it proves its lift")
     run.add_argument("source", help="breast_cancer, wine, digits, or a path to a CSV/Parquet/.npz file or image folder")
     run.add_argument("--label", default="", help="label column of a table")
-    run.add_argument("--name", default="", help="dataset (partition and publication) name; default: from the source")
+    run.add_argument("--name", type=dataset_name_arg, default="",
+                     help="dataset (partition and publication) name: letters, digits, '-' and '_'; default: from the source")
     run.add_argument("--out", default=os.environ.get("SYNTHLIFT_HOME", DEFAULT_OUT),
                      help=f"storage root for artefacts and publications (default: $SYNTHLIFT_HOME or {DEFAULT_OUT})")
-    run.add_argument("--epochs", type=int, help="tabular GAN epochs (default 300)")
-    run.add_argument("--image-steps", type=int, help="image GAN steps (default 2000)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the split, the GAN and the sampler")
-    run.add_argument("--sampling-strategy", default="auto", help="'auto', 'minority', a ratio, or a JSON dict")
+    run.add_argument("--epochs", type=at_least(1), help="tabular GAN epochs (default 300)")
+    run.add_argument("--image-steps", type=at_least(1), help="image GAN steps (default 2000)")
+    run.add_argument("--seed", type=at_least(0), default=0, help="seed of the split, the GAN and the sampler")
+    run.add_argument("--sampling-strategy", type=sampling_strategy_arg, default="auto",
+                     help="'auto', 'minority', a ratio, or a JSON dict")
     run.add_argument("--min-lift", type=float, default=0.0, help="lower CI bound the lift must exceed")
     run.add_argument("--require-beat-baseline", action="store_true",
                      help="gate on the lift over the best classic baseline instead of real-only")
-    run.add_argument("--lift-seeds", type=int, default=5, help="downstream training seeds (default 5)")
-    run.add_argument("--checkpoint-every", type=int, default=0,
+    run.add_argument("--lift-seeds", type=at_least(1), default=5,
+                     help="downstream training seeds (default 5; a lift over fewer than 5 never publishes)")
+    run.add_argument("--checkpoint-every", type=at_least(0), default=0,
                      help="save a resumable training checkpoint every N steps; a re-run resumes from it")
-    run.add_argument("--lift-epochs", type=int, help="images: epochs of the downstream CNN (default 15)")
+    run.add_argument("--lift-epochs", type=at_least(1), help="images: epochs of the downstream CNN (default 15)")
     run.add_argument("--per-class", action="store_true", help="images: one GAN per class, each its own step")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
     run.add_argument("--json", action="store_true", help="print the outcome as one JSON object on the last line")
     return parser
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer no smaller than ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def dataset_name_arg(text: str) -> str:
+    """argparse type: a valid partition key, which is also one safe folder name for the publication."""
+    from pipelines.catalog import NAME_PATTERN
+
+    if text and not re.fullmatch(NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use 1 to 63 lower-case letters, digits, '_' and '-', starting with a letter or digit"
+        )
+    return text
+
+
+def sampling_strategy_arg(text: str) -> str:
+    """argparse type: a sampling strategy of a valid form (its class names are checked against the data)."""
+    from pipelines.catalog import check_sampling_strategy
+
+    try:
+        check_sampling_strategy(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,15 +96,25 @@ def dataset_name(args: argparse.Namespace) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return report_error(f"--out {args.out}: is a file; give a folder (it is created if missing)", args.json)
     from pipelines.runner import RunFailed, run_augmentation  # Dagster is slow to import: after parsing
 
     try:
-        outcome = run_augmentation(run_config_from_args(args), Path(args.out), dataset_name(args))
+        outcome = run_augmentation(run_config_from_args(args), out, dataset_name(args))
     except RunFailed as failure:
-        print(f"synthlift: error: {failure}", file=sys.stderr)
-        return 2
+        return report_error(str(failure), args.json)
     print_outcome(outcome, as_json=args.json)
     return 0
+
+
+def report_error(message: str, as_json: bool) -> int:
+    """One line on stderr (and, with --json, a JSON object on stdout); exit status 2."""
+    print(f"synthlift: error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"decision": None, "error": message}))
+    return 2
 
 
 def print_outcome(outcome: dict[str, Any], as_json: bool) -> None:

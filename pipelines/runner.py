@@ -37,10 +37,13 @@ def run_augmentation(run_config: dict[str, Any], out: Path, dataset: str) -> dic
         errors = [event for event in result.all_events if event.is_step_failure and not _blocked_by_check(event)]
         if errors:
             raise RunFailed(_user_message(errors[0]))
-        if "published_dataset" in _materialized(result):
+        materialized = _materialized(result)
+        if "published_dataset" in materialized:
             record = result.output_for_node("published_dataset")
             return summarise(record.card, record.output)
-        # a blocking check failed, so Dagster skipped the lift and the publication
+        if "synthetic_samples" not in materialized:  # the split's own check failed: nothing to judge yet
+            raise RunFailed(_failed_checks(result))
+        # a blocking check on the samples failed, so Dagster skipped the lift and the publication
         split = result.output_for_node("dataset_split")
         synthetic = result.output_for_node("synthetic_samples")
     return summarise_blocked(storage, dataset, split, synthetic)
@@ -76,6 +79,11 @@ def summarise_blocked(storage: SynthliftStorage, dataset: str, split, synthetic)
 
 def _materialized(result) -> set[str]:
     return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+
+
+def _failed_checks(result) -> str:
+    failed = [f"{e.check_name}: {e.description}" for e in result.get_asset_check_evaluations() if not e.passed]
+    return "; ".join(failed) or "the run stopped before generating samples"
 
 
 def _blocked_by_check(event) -> bool:

@@ -7,6 +7,10 @@ from typing import Any, Optional, Sequence
 
 from quality.results import CheckResult, LiftReport
 
+# The lift protocol's minimum number of downstream training seeds: fewer may be measured (a quick look),
+# but such a lift never publishes.
+MIN_LIFT_SEEDS = 5
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -58,6 +62,9 @@ def decide(
             f"{metric} lift of {method} over {reference} on the {lift_report.evaluated_on} split is "
             f"{estimate.mean:+.4f} ({lift_report.confidence:.0%} CI {estimate.ci_low:+.4f} to {estimate.ci_high:+.4f})"
         )
+        if len(lift_report.seeds) < MIN_LIFT_SEEDS:
+            reasons.append(f"the lift was measured over {len(lift_report.seeds)} downstream seed(s); publishing "
+                           f"needs at least {MIN_LIFT_SEEDS}")
         if estimate.ci_low > min_lift:
             if not reasons:
                 reasons.append(f"every blocking check passed; {summary}, lower bound above min_lift={min_lift}")

@@ -10,6 +10,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from quality.artifacts import PROVENANCE_COLUMNS
 from quality.splitting import cap_class_rows, stratified_split_indices
 
 
@@ -113,6 +114,9 @@ def load_table(source: str, label_column: Optional[str] = None, name: Optional[s
             )
         label, scarce, dataset_name = label_column, None, name or Path(source).stem
     validate_table(frame, label, where=source)
+    if isinstance(frame[label].dtype, pd.CategoricalDtype):  # a class with no rows is not a class to balance
+        frame = frame.copy()
+        frame[label] = frame[label].cat.remove_unused_categories()
     return TabularDataset(frame=frame, label_column=label, name=dataset_name, source=source,
                           scarce_train_rows=scarce)
 
@@ -129,6 +133,8 @@ def read_table_file(path: Path) -> pd.DataFrame:
         frame = readers[suffix](path)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: the file is empty") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
     except Exception as err:  # parsers raise many types (pyarrow's own for corrupt Parquet)
         raise ValueError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
     if frame.empty:
@@ -137,14 +143,44 @@ def read_table_file(path: Path) -> pd.DataFrame:
 
 
 def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
-    """Reject inputs that cannot be augmented honestly, naming the culprit."""
+    """Reject inputs that cannot be augmented honestly, naming every culprit."""
     if frame.empty:
         raise ValueError(f"{where}: the table has no rows")
     if label_column not in frame.columns:
         raise ValueError(
             f"{where}: label column {label_column!r} not found; columns are {list(frame.columns)}"
         )
-    labels = frame[label_column]
+    _validate_labels(frame[label_column], label_column, where)
+    if frame.shape[1] < 2:
+        raise ValueError(f"{where}: the table has no feature columns besides {label_column!r}")
+    reserved = [c for c in frame.columns if c in PROVENANCE_COLUMNS]
+    if reserved:
+        raise ValueError(
+            f"{where}: {_columns(reserved)} named like the provenance columns synthlift adds to its output "
+            f"({', '.join(PROVENANCE_COLUMNS)}); rename {_them(reserved)}"
+        )
+    empty = [c for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        raise ValueError(f"{where}: {_columns(empty)} entirely empty (all null); drop {_them(empty)}")
+    infinite = {c: n for c in frame.columns if (n := _infinite_count(frame[c]))}
+    if infinite:
+        counts = "; ".join(f"column {c!r} has {n} infinite value(s)" for c, n in infinite.items())
+        raise ValueError(f"{where}: {counts}; replace them with finite values or leave them empty")
+    unsupported = {c: str(frame[c].dtype) for c in frame.columns if _unsupported_dtype(frame[c].dtype)}
+    if unsupported:
+        raise ValueError(
+            f"{where}: column type(s) {unsupported} cannot be generated; convert dates and durations to numbers "
+            "(e.g. days since a reference date) or drop those columns"
+        )
+    identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c])]
+    if identifiers:
+        raise ValueError(
+            f"{where}: {_columns(identifiers)} unique to each row, like a record identifier; generated rows "
+            f"could only copy real rows' values there: drop {_them(identifiers)} before augmenting"
+        )
+
+
+def _validate_labels(labels: pd.Series, label_column: str, where: str) -> None:
     if labels.isna().any():
         rows = labels.index[labels.isna()].tolist()[:5]
         raise ValueError(
@@ -156,19 +192,40 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
             f"{where}: label column {label_column!r} has a single class ({labels.iloc[0]!r}); "
             "augmentation needs at least two classes"
         )
-    if frame.shape[1] < 2:
-        raise ValueError(f"{where}: the table has no feature columns besides {label_column!r}")
-    for column in frame.columns:
-        values = frame[column]
-        if values.isna().all():
-            raise ValueError(f"{where}: column {column!r} is entirely empty (all null); drop it")
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
-            if infinite.any():
-                raise ValueError(
-                    f"{where}: column {column!r} has {int(infinite.sum())} infinite value(s); "
-                    "replace them with finite values or leave them empty"
-                )
+    if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels.to_numpy(dtype=float), 1) == 0):
+        raise ValueError(
+            f"{where}: label column {label_column!r} holds {labels.nunique()} distinct fractional numbers: it looks "
+            "continuous, and synthlift balances classes; choose a column of class labels"
+        )
+
+
+def _columns(names: list) -> str:
+    """'column 'a' is' / 'columns 'a', 'b' are', to open a message about the named columns."""
+    listed = ", ".join(repr(n) for n in names)
+    return f"column {listed} is" if len(names) == 1 else f"columns {listed} are"
+
+
+def _them(names: list) -> str:
+    return "it" if len(names) == 1 else "them"
+
+
+def _infinite_count(values: pd.Series) -> int:
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return 0
+    return int(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)).sum())
+
+
+def _unsupported_dtype(dtype) -> bool:
+    return (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or pd.api.types.is_complex_dtype(dtype) or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)))
+
+
+def _looks_like_identifier(values: pd.Series) -> bool:
+    """A text or categorical column whose values are all distinct (numbers are generated, not copied)."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    present = values.dropna()
+    return len(present) > 1 and present.nunique() == len(present)
 
 
 def split_table(
@@ -194,8 +251,15 @@ def split_table(
         counts = _class_counts(pd.Series(labels[train_rows]))
         majority = max(counts, key=counts.get)
         train_rows = cap_class_rows(train_rows, labels, {c: cap for c in counts if c != majority}, seed)
+    train = frame.iloc[train_rows].reset_index(drop=True)
+    empty_in_train = [c for c in train.columns if train[c].isna().all()]
+    if empty_in_train:
+        raise ValueError(
+            f"{dataset.source}: {_columns(empty_in_train)} empty in the training split ({len(train)} rows): the "
+            f"few values fell into the validation or holdout rows; drop {_them(empty_in_train)} or add rows with values"
+        )
     return TabularSplit(
-        train=frame.iloc[train_rows].reset_index(drop=True),
+        train=train,
         validation=frame.iloc[indices.validation].reset_index(drop=True),
         holdout=frame.iloc[indices.holdout].reset_index(drop=True),
         label_column=dataset.label_column,

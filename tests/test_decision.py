@@ -4,9 +4,9 @@ from quality.decision import decide
 from quality.results import CheckResult, LiftEstimate, LiftReport
 
 
-def _report(ci_low, evaluated_on="validation"):
+def _report(ci_low, evaluated_on="validation", seeds=(0, 1, 2, 3, 4)):
     lift = LiftEstimate("balanced_accuracy", "real+synthetic", "real_only", ci_low + 0.02, ci_low, ci_low + 0.04)
-    return LiftReport(evaluated_on, 100, [0, 1, 2, 3, 4], ["lr"], {}, {}, [lift])
+    return LiftReport(evaluated_on, 100, list(seeds), ["lr"], {}, {}, [lift])
 
 
 PASSING = [CheckResult("validity", True, True), CheckResult("privacy", True, True),
@@ -43,3 +43,9 @@ def test_rejects_when_an_expected_check_did_not_run():
 def test_the_holdout_split_never_decides():
     with pytest.raises(ValueError, match="holdout"):
         decide(PASSING, _report(0.05, evaluated_on="holdout"))
+
+
+def test_a_lift_over_fewer_than_five_seeds_never_publishes():
+    decision = decide(PASSING, _report(0.05, seeds=(0, 1)))
+    assert not decision.published
+    assert "measured over 2 downstream seed(s); publishing needs at least 5" in decision.reasons[0]

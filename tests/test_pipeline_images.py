@@ -8,7 +8,7 @@ import pytest
 from pipelines.cli import main
 from quality.publication import latest_publication
 
-FAST = ["--image-steps", "30", "--lift-seeds", "2", "--lift-epochs", "2"]
+FAST = ["--image-steps", "30", "--lift-seeds", "5", "--lift-epochs", "2"]
 
 
 def run_cli(capsys, *args) -> tuple[int, dict]:

@@ -139,7 +139,7 @@ def test_seeded_runs_generate_identical_rows(tmp_path, patients_csv):
 @pytest.mark.slow
 def test_a_failing_dataset_leaves_other_datasets_untouched(tmp_path, capsys, patients_csv):
     out = ["--out", str(tmp_path)]
-    code, first, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--epochs", "5", "--lift-seeds", "2",
+    code, first, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--epochs", "5", "--lift-seeds", "5",
                              "--min-lift", "-1", *out)
     assert code == 0
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "artifacts").rglob("*") if "patients" in p.parts}
@@ -167,3 +167,46 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
     assert any("lift was not measured" in reason for reason in outcome["reasons"])
     assert list((tmp_path / "published" / "patients" / "rejections").glob("*.json"))
     assert latest_publication(tmp_path / "published", "patients") is None
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--name", "../escaped"], "argument --name: '../escaped': use 1 to 63 lower-case letters"),
+        (["--name", "a/b"], "argument --name: 'a/b'"),
+        (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+        (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+        (["--sampling-strategy", "foo"], "argument --sampling-strategy: sampling_strategy 'foo' is not understood"),
+        (["--sampling-strategy", "{bad"], "argument --sampling-strategy: sampling_strategy '{bad' is not valid JSON"),
+        (["--sampling-strategy", "2"], "argument --sampling-strategy: sampling_strategy ratio must be in (0, 1]"),
+        (["--sampling-strategy", '{"sick": "many"}'], "target counts must be whole numbers >= 0"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_runs(tmp_path, capsys, patients_csv, option, message):
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", str(patients_csv), "--label", "outcome", "--out", str(tmp_path / "out"), *option])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys, patients_csv):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(afile), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and "is a file; give a folder" in captured.err.strip().splitlines()[-1]
+    assert json.loads(captured.out.strip().splitlines()[-1])["error"].endswith("is a file; give a folder (it is created if missing)")
+
+
+def test_a_failed_split_check_stops_the_run_naming_the_missing_class(tmp_path, capsys, patients_csv, monkeypatch):
+    import assets.tabular_steps as steps
+
+    counted = steps.split_sizes
+    monkeypatch.setattr(steps, "split_sizes", lambda data: {**counted(data), "holdout": {"well": 3, "sick": 0}})
+    code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(tmp_path), "--epochs", "5", "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "every_class_in_every_split: classes missing from splits: {'holdout': ['sick']}" in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["decision"] is None
+    assert not (tmp_path / "published").exists()

@@ -57,6 +57,13 @@ def test_split_round_trips_through_files(table, tmp_path):
         (lambda f: f.assign(outcome=f["outcome"].where(f.index != 3)), "outcome", r"missing value.*first rows: \[3\]"),
         (lambda f: f.assign(empty=np.nan), "outcome", "column 'empty' is entirely empty"),
         (lambda f: f.assign(marker=f["marker"].where(f.index != 5, np.inf)), "outcome", "column 'marker' has 1 infinite"),
+        (lambda f: f.assign(marker=f["marker"].where(f.index != 5, np.inf), age=f["age"].astype(float).where(f.index > 1, -np.inf)),
+         "outcome", "column 'age' has 2 infinite value.*column 'marker' has 1 infinite"),
+        (lambda f: f.assign(a=np.nan, b=np.nan), "outcome", "columns 'a', 'b' are entirely empty"),
+        (lambda f: f.assign(seed=1), "outcome", "column 'seed' is named like the provenance columns"),
+        (lambda f: f.assign(patient=[f"p{i}" for i in range(len(f))]), "outcome",
+         "column 'patient' is unique to each row, like a record identifier"),
+        (lambda f: f, "marker", "label column 'marker' holds 120 distinct fractional numbers: it looks continuous"),
     ],
 )
 def test_bad_tables_are_rejected_naming_the_culprit(table, tmp_path, mutate, label, message):
@@ -94,3 +101,43 @@ def test_a_file_source_needs_a_label(table):
     _, path = table
     with pytest.raises(ValueError, match="name the label column"):
         load_table(str(path))
+
+
+def test_unused_categories_of_a_categorical_label_are_not_classes(table, tmp_path):
+    frame, _ = table
+    frame["outcome"] = pd.Categorical(frame["outcome"], categories=["sick", "well", "unknown"])
+    path = tmp_path / "categorical.parquet"
+    frame.to_parquet(path)
+    split = split_table(load_table(str(path), "outcome"), seed=0)
+    assert list(split.train["outcome"].cat.categories) == ["sick", "well"]
+    assert set(split.class_counts()) == {"sick", "well"}
+
+
+def test_date_columns_are_rejected_when_read(table, tmp_path):
+    frame, _ = table
+    frame["visit"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(frame)) % 7, unit="D")
+    path = tmp_path / "dates.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(ValueError, match=r"dates.parquet: column type\(s\) \{'visit': 'datetime64"):
+        load_table(str(path), "outcome")
+
+
+def test_a_column_whose_values_all_fall_outside_train_is_named(table, tmp_path):
+    frame, _ = table
+    dataset = load_table(_write(tmp_path, frame.assign(sparse=[1.0] + [np.nan] * (len(frame) - 1))), "outcome")
+    with pytest.raises(ValueError, match="column 'sparse' is empty in the training split"):
+        split_table(dataset, seed=_seed_putting_row_outside_train(dataset, 0))
+
+
+def _seed_putting_row_outside_train(dataset, row: int) -> int:
+    from quality.splitting import stratified_split_indices
+
+    labels = dataset.frame[dataset.label_column].to_numpy()
+    return next(seed for seed in range(100) if row not in stratified_split_indices(labels, seed, where="t").train)
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("name,y\nJos\xe9,a\nAna,b\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="latin.csv: is not UTF-8 text .*save it as UTF-8"):
+        load_table(str(path), "y")
