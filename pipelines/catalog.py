@@ -84,7 +84,7 @@ class CatalogEntry(BaseModel):
     min_lift: float = 0.0
     require_beat_baseline: bool = False
     training: TrainingBudget = Field(default_factory=TrainingBudget, validate_default=True)
-    lift_seeds: int = Field(default=5, ge=2)
+    lift_seeds: int = Field(default=5, ge=2, description="Downstream seeds; a lift over fewer than 5 never publishes.")
     image_size: int = Field(default=28, ge=8)
 
     @field_validator("name")

@@ -59,7 +59,8 @@ class SamplingConfig(Config):
 
 
 class LiftConfig(Config):
-    seeds: list[int] = Field(default=[0, 1, 2, 3, 4], description="Downstream training seeds (at least 5).")
+    seeds: list[int] = Field(default=[0, 1, 2, 3, 4],
+                             description="Downstream training seeds; a lift over fewer than 5 never publishes.")
     n_boot: int = Field(default=1000, description="Paired bootstrap resamples for the confidence intervals.")
     image_epochs: int = Field(default=15, description="Images: epochs of the downstream CNN.")
 
