@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--per-class", action="store_true", help="images: one GAN per class, each its own step")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
     run.add_argument("--json", action="store_true", help="print the outcome as one JSON object on the last line")
+    run.add_argument("--traceback", action="store_true",
+                     help="on an error, keep the stack traces Dagster logs (by default each error is one line)")
     return parser
 
 
@@ -102,7 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from pipelines.runner import RunFailed, run_augmentation  # Dagster is slow to import: after parsing
 
     try:
-        outcome = run_augmentation(run_config_from_args(args), out, dataset_name(args))
+        outcome = run_augmentation(run_config_from_args(args), out, dataset_name(args), tracebacks=args.traceback)
     except RunFailed as failure:
         return report_error(str(failure), args.json)
     print_outcome(outcome, as_json=args.json)

@@ -3,8 +3,10 @@ summarise the outcome for the command line."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from dagster import DagsterInstance, materialize
 
@@ -21,10 +23,16 @@ class RunFailed(Exception):
     """The run stopped on an error (bad input, a crash) rather than on a decision."""
 
 
-def run_augmentation(run_config: dict[str, Any], out: Path, dataset: str) -> dict[str, Any]:
-    """Materialize every asset and check for the partition ``dataset``, in this process."""
+def run_augmentation(
+    run_config: dict[str, Any], out: Path, dataset: str, tracebacks: bool = True
+) -> dict[str, Any]:
+    """Materialize every asset and check for the partition ``dataset``, in this process.
+
+    ``tracebacks=False`` keeps only the first line of each error Dagster logs (the step that failed): a
+    command-line user then reads the cause once, in ``RunFailed``, instead of under two stack traces.
+    """
     storage = SynthliftStorage(root=str(out))
-    with DagsterInstance.ephemeral() as instance:
+    with DagsterInstance.ephemeral() as instance, _console_errors_in_one_line(not tracebacks):
         instance.add_dynamic_partitions(DATASETS, [dataset])
         result = materialize(
             [*ASSETS, *ASSET_CHECKS],
@@ -47,6 +55,34 @@ def run_augmentation(run_config: dict[str, Any], out: Path, dataset: str) -> dic
         split = result.output_for_node("dataset_split")
         synthetic = result.output_for_node("synthetic_samples")
     return summarise_blocked(storage, dataset, split, synthetic)
+
+
+@contextlib.contextmanager
+def _console_errors_in_one_line(enabled: bool) -> Iterator[None]:
+    """While enabled, loggers created (as Dagster creates its console logger, once per run) cut error
+    records to their first line."""
+    if not enabled:
+        yield
+        return
+    previous = logging.getLoggerClass()
+    logging.setLoggerClass(_OneLineErrorLogger)
+    try:
+        yield
+    finally:
+        logging.setLoggerClass(previous)
+
+
+class _OneLineErrorLogger(logging.Logger):
+    def __init__(self, name: str, level: int | str = logging.NOTSET) -> None:
+        super().__init__(name, level)
+        self.addFilter(_first_line_of_errors)
+
+
+def _first_line_of_errors(record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.ERROR:
+        record.msg, record.args = record.getMessage().split("\n", 1)[0], ()
+        record.exc_info = record.exc_text = None
+    return True
 
 
 def summarise(card: dict[str, Any], output) -> dict[str, Any]:

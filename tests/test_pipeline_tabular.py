@@ -106,7 +106,15 @@ def test_bad_input_exits_non_zero_with_one_line_and_publishes_nothing(tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert message in err[-1] and err[-1].startswith("synthlift: error: ")
+    assert not any(line.lstrip().startswith('File "') for line in err), "stack traces buried the error"
     assert not (tmp_path / "published").exists()
+
+
+def test_traceback_keeps_the_stack_traces_of_a_failed_run(tmp_path, capsys):
+    code = main(["run", str(tmp_path / "missing.csv"), "--label", "y", "--out", str(tmp_path / "out"), "--traceback"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "missing.csv: no such file" in err[-1]
+    assert any(line.lstrip().startswith('File "') for line in err)
 
 
 def test_seeded_runs_generate_identical_rows(tmp_path, patients_csv):
