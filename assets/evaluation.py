@@ -13,7 +13,7 @@ from pipelines.config import LiftConfig, PublishConfig
 from pipelines.resources import SynthliftStorage
 from quality import plots
 from quality.artifacts import LiftResult, PublicationRecord
-from quality.decision import decide
+from quality.decision import MIN_LIFT_SEEDS, decide
 from quality.publication import (
     checks_table, lift_table, publish_version, record_rejection, utc_now, write_data_card,
 )
@@ -24,8 +24,9 @@ from quality.results import CheckResult, LiftReport
 def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_split, synthetic_samples) -> LiftResult:
     """Downstream classifiers trained on real only, real + synthetic and the classic baselines, over
     several seeds; lift measured on the validation split (decides) and the holdout split (reported)."""
-    if len(config.seeds) < 5:
-        context.log.warning(f"only {len(config.seeds)} seeds: confidence intervals will be rough")
+    if len(set(config.seeds)) < MIN_LIFT_SEEDS:
+        context.log.warning(f"only {len(set(config.seeds))} distinct seeds: the lift is measured but cannot publish "
+                            f"(at least {MIN_LIFT_SEEDS} are needed)")
     steps = steps_for(dataset_split)
     result, seconds = timed(steps.measure_lift, dataset_split, synthetic_samples, config, context.log.info)
     decision, final = result.decision_report, result.final_report

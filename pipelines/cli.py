@@ -13,14 +13,24 @@ from typing import Any, Callable, Optional, Sequence
 DEFAULT_OUT = "synthlift_output"
 
 
+class ArgumentError(Exception):
+    """A bad command line: reported like every other error (one line, and JSON with --json)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit; main reports it instead
+        raise ArgumentError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synthlift", description=__doc__)
+    parser = _Parser(prog="synthlift", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="augment one dataset and publish it only if it proves its lift")
     run.add_argument("source", help="breast_cancer, wine, digits, or a path to a CSV/Parquet/.npz file or image folder")
     run.add_argument("--label", default="", help="label column of a table")
     run.add_argument("--name", type=dataset_name_arg, default="",
-                     help="dataset (partition and publication) name: letters, digits, '-' and '_'; default: from the source")
+                     help="dataset (partition and publication) name: up to 63 lower-case letters, digits, '-' and '_'; "
+                     "default: from the source")
     run.add_argument("--out", default=os.environ.get("SYNTHLIFT_HOME", DEFAULT_OUT),
                      help=f"storage root for artefacts and publications (default: $SYNTHLIFT_HOME or {DEFAULT_OUT})")
     run.add_argument("--epochs", type=at_least(1), help="tabular GAN epochs (default 300)")
@@ -37,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save a resumable training checkpoint every N steps; a re-run resumes from it")
     run.add_argument("--lift-epochs", type=at_least(1), help="images: epochs of the downstream CNN (default 15)")
     run.add_argument("--per-class", action="store_true", help="images: one GAN per class, each its own step")
-    run.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    run.add_argument("--device", type=device_arg, default="auto", help="auto, cpu or cuda (or cuda:N)")
     run.add_argument("--json", action="store_true", help="print the outcome as one JSON object on the last line")
     run.add_argument("--traceback", action="store_true",
                      help="on an error, keep the stack traces Dagster logs (by default each error is one line)")
@@ -65,6 +75,14 @@ def dataset_name_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r}: use 1 to 63 lower-case letters, digits, '_' and '-', starting with a letter or digit"
         )
+    return text
+
+
+def device_arg(text: str) -> str:
+    from pipelines.catalog import DEVICE_PATTERN
+
+    if not re.fullmatch(DEVICE_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto, cpu, cuda or cuda:N")
     return text
 
 
@@ -97,7 +115,11 @@ def dataset_name(args: argparse.Namespace) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except ArgumentError as err:
+        return report_error(str(err), "--json" in argv)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return report_error(f"--out {args.out}: is a file; give a folder (it is created if missing)", args.json)

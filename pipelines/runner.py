@@ -19,6 +19,9 @@ from quality.decision import Decision, decide
 from quality.publication import record_rejection
 
 
+DAGSTER_CONSOLE_LOGGER = "dagster"  # the name Dagster gives its console logger
+
+
 class RunFailed(Exception):
     """The run stopped on an error (bad input, a crash) rather than on a decision."""
 
@@ -59,28 +62,35 @@ def run_augmentation(
 
 @contextlib.contextmanager
 def _console_errors_in_one_line(enabled: bool) -> Iterator[None]:
-    """While enabled, loggers created (as Dagster creates its console logger, once per run) cut error
-    records to their first line."""
+    """While enabled, the console logger Dagster creates for the run (a new ``logging.Logger`` named
+    "dagster", made with ``logging.getLoggerClass()``) cuts error records to their first line."""
     if not enabled:
         yield
         return
     previous = logging.getLoggerClass()
-    logging.setLoggerClass(_OneLineErrorLogger)
+    logging.setLoggerClass(_RunLogger)
     try:
         yield
     finally:
-        logging.setLoggerClass(previous)
+        if logging.getLoggerClass() is _RunLogger:
+            logging.setLoggerClass(previous)
 
 
-class _OneLineErrorLogger(logging.Logger):
+class _RunLogger(logging.Logger):
+    """A plain Logger, but the one named like Dagster's console logger keeps one line per error."""
+
     def __init__(self, name: str, level: int | str = logging.NOTSET) -> None:
         super().__init__(name, level)
-        self.addFilter(_first_line_of_errors)
+        if name == DAGSTER_CONSOLE_LOGGER:
+            self.addFilter(_first_line_of_errors)
 
 
 def _first_line_of_errors(record: logging.LogRecord) -> bool:
     if record.levelno >= logging.ERROR:
-        record.msg, record.args = record.getMessage().split("\n", 1)[0], ()
+        try:
+            record.msg, record.args = record.getMessage().split("\n", 1)[0], ()
+        except Exception:  # a malformed record is left for the handler to report, as logging does
+            return True
         record.exc_info = record.exc_text = None
     return True
 

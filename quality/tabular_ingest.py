@@ -13,6 +13,11 @@ import pandas as pd
 from quality.artifacts import PROVENANCE_COLUMNS
 from quality.splitting import cap_class_rows, stratified_split_indices
 
+# Fewer rows than this can be all distinct by chance (a city per row in a six-row table).
+MIN_IDENTIFIER_ROWS = 20
+# A float label with more distinct values than this, some of them fractional, is a measurement, not a class.
+MAX_FRACTIONAL_CLASSES = 20
+
 
 @dataclass(frozen=True)
 class BuiltinTable:
@@ -134,7 +139,7 @@ def read_table_file(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path}: the file is empty") from None
     except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+        raise ValueError(f"{path}: is not UTF-8 text ({err.reason}); save it as UTF-8") from None
     except Exception as err:  # parsers raise many types (pyarrow's own for corrupt Parquet)
         raise ValueError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
     if frame.empty:
@@ -172,11 +177,12 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
             f"{where}: column type(s) {unsupported} cannot be generated; convert dates and durations to numbers "
             "(e.g. days since a reference date) or drop those columns"
         )
-    identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c])]
+    identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c], c, where)]
     if identifiers:
         raise ValueError(
-            f"{where}: {_columns(identifiers)} unique to each row, like a record identifier; generated rows "
-            f"could only copy real rows' values there: drop {_them(identifiers)} before augmenting"
+            f"{where}: {_columns(identifiers)} text with a different value in every row, like a record identifier; "
+            f"generated rows could only copy real rows' values there: drop {_them(identifiers)} before augmenting "
+            "(or, for numbers or dates stored as text, convert them to numbers)"
         )
 
 
@@ -192,10 +198,14 @@ def _validate_labels(labels: pd.Series, label_column: str, where: str) -> None:
             f"{where}: label column {label_column!r} has a single class ({labels.iloc[0]!r}); "
             "augmentation needs at least two classes"
         )
-    if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels.to_numpy(dtype=float), 1) == 0):
+    if _infinite_count(labels):
+        raise ValueError(f"{where}: label column {label_column!r} has {_infinite_count(labels)} infinite value(s); "
+                         "drop or relabel those rows")
+    if pd.api.types.is_float_dtype(labels) and labels.nunique() > MAX_FRACTIONAL_CLASSES \
+            and (labels % 1 != 0).any():
         raise ValueError(
-            f"{where}: label column {label_column!r} holds {labels.nunique()} distinct fractional numbers: it looks "
-            "continuous, and synthlift balances classes; choose a column of class labels"
+            f"{where}: label column {label_column!r} holds {labels.nunique()} distinct numbers, some fractional: it "
+            "looks continuous, and synthlift balances classes; choose a column of class labels"
         )
 
 
@@ -220,12 +230,17 @@ def _unsupported_dtype(dtype) -> bool:
             or pd.api.types.is_complex_dtype(dtype) or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)))
 
 
-def _looks_like_identifier(values: pd.Series) -> bool:
-    """A text or categorical column whose values are all distinct (numbers are generated, not copied)."""
+def _looks_like_identifier(values: pd.Series, column, where: str) -> bool:
+    """A fully filled text or categorical column of at least ``MIN_IDENTIFIER_ROWS`` rows, all distinct
+    (numbers are generated, not copied, so numeric columns never count)."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
-    present = values.dropna()
-    return len(present) > 1 and present.nunique() == len(present)
+    if len(values) < MIN_IDENTIFIER_ROWS or values.isna().any():
+        return False
+    try:
+        return values.nunique() == len(values)
+    except TypeError:  # unhashable cells
+        raise ValueError(f"{where}: column {column!r} holds lists or other nested values; flatten or drop it") from None
 
 
 def split_table(
@@ -255,8 +270,9 @@ def split_table(
     empty_in_train = [c for c in train.columns if train[c].isna().all()]
     if empty_in_train:
         raise ValueError(
-            f"{dataset.source}: {_columns(empty_in_train)} empty in the training split ({len(train)} rows): the "
-            f"few values fell into the validation or holdout rows; drop {_them(empty_in_train)} or add rows with values"
+            f"{dataset.source}: {_columns(empty_in_train)} empty in the training split ({len(train)} rows): the few "
+            "values fell into the validation or holdout rows, or into rows the scarcity cap left out; drop "
+            f"{_them(empty_in_train)}, add rows with values, or try another seed"
         )
     return TabularSplit(
         train=train,

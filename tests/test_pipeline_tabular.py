@@ -188,13 +188,15 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
         (["--sampling-strategy", "{bad"], "argument --sampling-strategy: sampling_strategy '{bad' is not valid JSON"),
         (["--sampling-strategy", "2"], "argument --sampling-strategy: sampling_strategy ratio must be in (0, 1]"),
         (["--sampling-strategy", '{"sick": "many"}'], "target counts must be whole numbers >= 0"),
+        (["--device", "gpu"], "argument --device: 'gpu': use auto, cpu, cuda or cuda:N"),
     ],
 )
 def test_bad_options_are_refused_before_anything_runs(tmp_path, capsys, patients_csv, option, message):
-    with pytest.raises(SystemExit) as stopped:
-        main(["run", str(patients_csv), "--label", "outcome", "--out", str(tmp_path / "out"), *option])
-    assert stopped.value.code == 2
-    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(tmp_path / "out"), *option, "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.strip().splitlines() == [f"synthlift: error: {json.loads(captured.out)['error']}"]
+    assert message in captured.err
     assert not (tmp_path / "out").exists()
 
 
@@ -218,3 +220,25 @@ def test_a_failed_split_check_stops_the_run_naming_the_missing_class(tmp_path, c
     assert "every_class_in_every_split: classes missing from splits: {'holdout': ['sick']}" in captured.err
     assert json.loads(captured.out.strip().splitlines()[-1])["decision"] is None
     assert not (tmp_path / "published").exists()
+
+
+def test_a_partition_name_that_could_leave_the_storage_folders_is_refused(tmp_path, patients_csv):
+    from pipelines.cli import build_parser, run_config_from_args
+    from pipelines.runner import RunFailed, run_augmentation
+
+    config = run_config_from_args(build_parser().parse_args(["run", str(patients_csv), "--label", "outcome"]))
+    with pytest.raises(RunFailed, match=r"raw_dataset: ValueError: dataset name '\.\./escaped': use 1 to 63"):
+        run_augmentation(config, tmp_path / "out", "../escaped")
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "out" / "published").exists()
+
+
+def test_only_dagsters_console_logger_is_cut_to_one_line_and_only_during_the_run(tmp_path, capsys):
+    import logging
+
+    from pipelines.runner import DAGSTER_CONSOLE_LOGGER, _RunLogger
+
+    main(["run", str(tmp_path / "missing.csv"), "--label", "y", "--out", str(tmp_path / "out")])
+    assert logging.getLoggerClass() is logging.Logger
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "first\nsecond", (), None)
+    assert _RunLogger("library").filter(record) and record.getMessage() == "first\nsecond"
+    assert _RunLogger(DAGSTER_CONSOLE_LOGGER).filter(record) and record.getMessage() == "first"

@@ -62,8 +62,9 @@ def test_split_round_trips_through_files(table, tmp_path):
         (lambda f: f.assign(a=np.nan, b=np.nan), "outcome", "columns 'a', 'b' are entirely empty"),
         (lambda f: f.assign(seed=1), "outcome", "column 'seed' is named like the provenance columns"),
         (lambda f: f.assign(patient=[f"p{i}" for i in range(len(f))]), "outcome",
-         "column 'patient' is unique to each row, like a record identifier"),
-        (lambda f: f, "marker", "label column 'marker' holds 120 distinct fractional numbers: it looks continuous"),
+         "column 'patient' is text with a different value in every row, like a record identifier"),
+        (lambda f: f, "marker", "label column 'marker' holds 120 distinct numbers, some fractional: it looks continuous"),
+        (lambda f: f.assign(outcome=[np.inf] + [0.0, 1.0] * 59 + [1.0]), "outcome", "label column 'outcome' has 1 infinite"),
     ],
 )
 def test_bad_tables_are_rejected_naming_the_culprit(table, tmp_path, mutate, label, message):
@@ -141,3 +142,20 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path):
     path.write_bytes("name,y\nJos\xe9,a\nAna,b\n".encode("latin-1"))
     with pytest.raises(ValueError, match="latin.csv: is not UTF-8 text .*save it as UTF-8"):
         load_table(str(path), "y")
+
+
+def test_legitimate_columns_are_not_taken_for_identifiers_or_continuous_labels(table, tmp_path):
+    frame, _ = table
+    frame = frame.assign(comment=["late", "early"] + [None] * (len(frame) - 2),  # sparse free text
+                         rating=np.resize([3.5, 4.0, 4.5], len(frame)))  # three fractional classes
+    load_table(_write(tmp_path, frame), "rating")
+    small = pd.DataFrame({"city": ["Oslo", "Rome", "Lima", "Pune", "Kobe", "Bonn"], "y": ["a", "b"] * 3})
+    load_table(_write(tmp_path, small, "small.csv"), "y")
+
+
+def test_nested_values_are_named(table, tmp_path):
+    frame, _ = table
+    path = tmp_path / "nested.parquet"
+    frame.assign(tags=[[i, i + 1] for i in range(len(frame))]).to_parquet(path)
+    with pytest.raises(ValueError, match="column 'tags' holds lists or other nested values"):
+        load_table(str(path), "outcome")
