@@ -9,6 +9,7 @@ from quality.tabular_ingest import BUILTIN_TABLES
 IMAGE_BUILTINS = ("digits",)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 IMAGE_SUFFIXES = (".npz",)
+MAX_NAME_LENGTH = 63  # a partition key's limit
 
 
 def modality_of(source: str) -> str:
@@ -33,7 +34,7 @@ def modality_of(source: str) -> str:
 
 def default_dataset_name(source: str) -> str:
     """The publication (and partition) name of a source: a built-in's name or the file/folder stem,
-    lower-cased with anything but letters, digits, '-' and '_' replaced."""
+    lower-cased, with anything but ASCII letters, digits, '-' and '_' replaced, at most 63 characters."""
     stem = source if source in BUILTIN_TABLES or source in IMAGE_BUILTINS else Path(source.rstrip("/")).stem
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stem.lower()).strip("_-")
-    return cleaned or "dataset"
+    cleaned = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_" for ch in stem.lower())
+    return cleaned.strip("_-")[:MAX_NAME_LENGTH].strip("_-") or "dataset"

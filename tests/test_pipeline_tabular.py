@@ -242,3 +242,14 @@ def test_only_dagsters_console_logger_is_cut_to_one_line_and_only_during_the_run
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "first\nsecond", (), None)
     assert _RunLogger("library").filter(record) and record.getMessage() == "first\nsecond"
     assert _RunLogger(DAGSTER_CONSOLE_LOGGER).filter(record) and record.getMessage() == "first"
+
+
+@pytest.mark.parametrize("source", ["données.csv", "My Data (v2).csv", "x" * 100 + ".parquet", "../up/__a__.csv",
+                                    "breast_cancer"])
+def test_default_names_are_valid_partition_keys(source):
+    import re
+
+    from pipelines.catalog import NAME_PATTERN
+    from quality.sources import default_dataset_name
+
+    assert re.fullmatch(NAME_PATTERN, default_dataset_name(source)), default_dataset_name(source)
