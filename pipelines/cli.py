@@ -119,7 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except ArgumentError as err:
-        return report_error(str(err), "--json" in argv)
+        return report_error(f"{err} (see synthlift run --help)", "--json" in argv)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return report_error(f"--out {args.out}: is a file; give a folder (it is created if missing)", args.json)
