@@ -1,13 +1,11 @@
 """raw_dataset and dataset_split: read the source, then split it so the holdout stays untouched."""
 
-import re
-
 from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset
 
 from assets.steps import steps_for, steps_for_source
 from pipelines.partitions import dataset_asset_check, dataset_partitions
 from pipelines.config import DatasetConfig, SplitConfig
-from pipelines.catalog import NAME_PATTERN
+from pipelines.catalog import check_partition_key
 from pipelines.resources import DatasetCatalog
 from quality.publication import markdown_table
 
@@ -19,19 +17,15 @@ def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: 
     """The labelled data as read from its source and validated: tables (CSV, Parquet, built-in
     breast_cancer/wine) or images (MedMNIST .npz, class folders, built-in digits). With no source in
     the run config, the catalog entry named like the partition says where to read."""
-    require_safe_partition_name(context.partition_key)
+    try:  # the partition key names storage folders: refuse one that could leave them
+        check_partition_key(context.partition_key)
+    except ValueError as err:
+        raise ValueError(f"dataset name {err}") from None
     config = resolved_dataset_config(config, context.partition_key, catalog)
     steps = steps_for_source(config.source)
     dataset = steps.load(config, name=context.partition_key)
     context.add_output_metadata(steps.dataset_metadata(dataset))
     return dataset
-
-
-def require_safe_partition_name(name: str) -> None:
-    """The partition key names folders (artefacts, publications): refuse one that could leave them."""
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise ValueError(f"dataset name {name!r}: use 1 to 63 lower-case letters, digits, '_' and '-', starting "
-                         "with a letter or digit")
 
 
 def resolved_dataset_config(config: DatasetConfig, partition: str, catalog: DatasetCatalog) -> DatasetConfig:

@@ -60,8 +60,7 @@ class TrainingBudget(BaseModel):
     @field_validator("device")
     @classmethod
     def _known_device(cls, device: str) -> str:
-        if not re.fullmatch(DEVICE_PATTERN, device):
-            raise ValueError(f"device {device!r} is not one of 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        check_device(device)
         return device
 
 
@@ -90,9 +89,7 @@ class CatalogEntry(BaseModel):
     @field_validator("name")
     @classmethod
     def _valid_partition_key(cls, name: str) -> str:
-        if not re.fullmatch(NAME_PATTERN, name):
-            raise ValueError(f"name {name!r} is not a valid partition key: use 1 to 63 lower-case letters, "
-                             "digits, '_' or '-', starting with a letter or digit")
+        check_partition_key(name)
         return name
 
     @field_validator("source")
@@ -221,6 +218,19 @@ def load_catalog(path: Union[str, Path]) -> CatalogLoad:
         else:
             load.entries.append(entry)
     return load
+
+
+def check_partition_key(name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is a valid partition key (it also names storage folders)."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError(f"{name!r}: use 1 to 63 lower-case letters, digits, '_' and '-', starting with a letter "
+                         "or digit")
+
+
+def check_device(device: str) -> None:
+    """Raise ``ValueError`` unless ``device`` is auto, cpu, cuda or cuda:N."""
+    if not re.fullmatch(DEVICE_PATTERN, device):
+        raise ValueError(f"{device!r}: use auto, cpu, cuda or cuda:N")
 
 
 def check_sampling_strategy(strategy: str) -> None:

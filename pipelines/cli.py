@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -28,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="augment one dataset and publish it only if it proves its lift")
     run.add_argument("source", help="breast_cancer, wine, digits, or a path to a CSV/Parquet/.npz file or image folder")
     run.add_argument("--label", default="", help="label column of a table")
-    run.add_argument("--name", type=dataset_name_arg, default="",
+    run.add_argument("--name", type=dataset_name_arg, default=None,
                      help="dataset (partition and publication) name: up to 63 lower-case letters, digits, '-' and '_'; "
                      "default: from the source")
     run.add_argument("--out", default=os.environ.get("SYNTHLIFT_HOME", DEFAULT_OUT),
@@ -68,30 +67,29 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
 
 def dataset_name_arg(text: str) -> str:
-    """argparse type: a valid partition key, which is also one safe folder name for the publication."""
-    from pipelines.catalog import NAME_PATTERN
+    """argparse type: a valid partition key, which also names the publication's folder."""
+    from pipelines.catalog import check_partition_key
 
-    if text and not re.fullmatch(NAME_PATTERN, text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: use 1 to 63 lower-case letters, digits, '_' and '-', starting with a letter or digit"
-        )
-    return text
+    return _checked(check_partition_key, text)
 
 
 def device_arg(text: str) -> str:
-    from pipelines.catalog import DEVICE_PATTERN
+    from pipelines.catalog import check_device
 
-    if not re.fullmatch(DEVICE_PATTERN, text):
-        raise argparse.ArgumentTypeError(f"{text!r}: use auto, cpu, cuda or cuda:N")
-    return text
+    return _checked(check_device, text)
 
 
 def sampling_strategy_arg(text: str) -> str:
     """argparse type: a sampling strategy of a valid form (its class names are checked against the data)."""
     from pipelines.catalog import check_sampling_strategy
 
+    return _checked(check_sampling_strategy, text)
+
+
+def _checked(check: Callable[[str], None], text: str) -> str:
+    """``text`` if ``check`` accepts it; its ``ValueError`` becomes argparse's error for the option."""
     try:
-        check_sampling_strategy(text)
+        check(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return text

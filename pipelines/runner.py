@@ -35,7 +35,8 @@ def run_augmentation(
     command-line user then reads the cause once, in ``RunFailed``, instead of under two stack traces.
     """
     storage = SynthliftStorage(root=str(out))
-    with DagsterInstance.ephemeral() as instance, _console_errors_in_one_line(not tracebacks):
+    one_line_errors = contextlib.nullcontext() if tracebacks else _console_errors_in_one_line()
+    with DagsterInstance.ephemeral() as instance, one_line_errors:
         instance.add_dynamic_partitions(DATASETS, [dataset])
         result = materialize(
             [*ASSETS, *ASSET_CHECKS],
@@ -61,12 +62,9 @@ def run_augmentation(
 
 
 @contextlib.contextmanager
-def _console_errors_in_one_line(enabled: bool) -> Iterator[None]:
-    """While enabled, the console logger Dagster creates for the run (a new ``logging.Logger`` named
-    "dagster", made with ``logging.getLoggerClass()``) cuts error records to their first line."""
-    if not enabled:
-        yield
-        return
+def _console_errors_in_one_line() -> Iterator[None]:
+    """Meanwhile, the console logger Dagster creates for a run (a new ``logging.Logger`` named "dagster",
+    made with ``logging.getLoggerClass()``) cuts error records to their first line."""
     previous = logging.getLoggerClass()
     logging.setLoggerClass(_RunLogger)
     try:

@@ -193,18 +193,19 @@ def _validate_labels(labels: pd.Series, label_column: str, where: str) -> None:
             f"{where}: label column {label_column!r} has {int(labels.isna().sum())} missing value(s) "
             f"(first rows: {rows}); drop or fill those rows"
         )
-    if labels.nunique() < 2:
+    n_classes = labels.nunique()
+    if n_classes < 2:
         raise ValueError(
             f"{where}: label column {label_column!r} has a single class ({labels.iloc[0]!r}); "
             "augmentation needs at least two classes"
         )
-    if _infinite_count(labels):
-        raise ValueError(f"{where}: label column {label_column!r} has {_infinite_count(labels)} infinite value(s); "
+    infinite = _infinite_count(labels)
+    if infinite:
+        raise ValueError(f"{where}: label column {label_column!r} has {infinite} infinite value(s); "
                          "drop or relabel those rows")
-    if pd.api.types.is_float_dtype(labels) and labels.nunique() > MAX_FRACTIONAL_CLASSES \
-            and (labels % 1 != 0).any():
+    if pd.api.types.is_float_dtype(labels) and n_classes > MAX_FRACTIONAL_CLASSES and (labels % 1 != 0).any():
         raise ValueError(
-            f"{where}: label column {label_column!r} holds {labels.nunique()} distinct numbers, some fractional: it "
+            f"{where}: label column {label_column!r} holds {n_classes} distinct numbers, some fractional: it "
             "looks continuous, and synthlift balances classes; choose a column of class labels"
         )
 
