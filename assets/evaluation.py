@@ -4,6 +4,7 @@ from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, asset
 
+from assets.cards import card_header, stored_checks
 from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
 from assets.ingest import GROUP
 from assets.metadata import png_markdown
@@ -15,9 +16,9 @@ from quality import plots
 from quality.artifacts import LiftResult, PublicationRecord
 from quality.decision import MIN_LIFT_SEEDS, decide
 from quality.publication import (
-    checks_table, lift_table, publish_version, record_rejection, utc_now, write_data_card,
+    checks_table, lift_table, publish_version, record_rejection, write_data_card,
 )
-from quality.results import CheckResult, LiftReport
+from quality.results import LiftReport
 
 
 @asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"scikitlearn"})
@@ -80,7 +81,7 @@ def published_dataset(
     else:
         output = None
         context.log.warning(f"rejected: {'; '.join(decision.reasons)}")
-        record_rejection(storage.publish_root, name, card)
+        record_rejection(storage.publish_root, name, card, run_id=context.run.run_id)
     context.add_output_metadata({
         "decision": decision.label,
         "reasons": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
@@ -89,33 +90,6 @@ def published_dataset(
     })
     return PublicationRecord(decision=decision.label, reasons=decision.reasons,
                              output=str(output) if output else None, card=card)
-
-
-def stored_checks(storage: SynthliftStorage, partition, model_version: str) -> list[CheckResult]:
-    """The check results recorded for exactly this model version (results of older models are ignored)."""
-    fields = CheckResult.__dataclass_fields__
-    return [CheckResult(**{k: v for k, v in stored.items() if k in fields})
-            for stored in storage.read_check_results(partition) if stored.get("model_version") == model_version]
-
-
-def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:
-    """The part of a data card every outcome has: what was augmented, how, and what was decided."""
-    steps = steps_for(split)
-    before = steps.class_counts(split)
-    return {
-        "dataset": split.name,
-        "source": split.source,
-        "modality": steps.MODALITY,
-        "created_at": utc_now(),
-        "decision": decision.label,
-        "reasons": decision.reasons,
-        "gate": decision.gate,
-        "model_version": synthetic.model_version,
-        "class_counts_before": before,
-        "class_counts_after": {c: n + int(synthetic.counts.get(c, 0)) for c, n in before.items()},
-        "checks": [c.to_dict() for c in checks],
-        "lift": {},
-    }
 
 
 def data_card(context, split, model, synthetic, lift: LiftResult, checks, decision) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import shutil
 from typing import Iterator
 
 from dagster import (
-    AssetExecutionContext, Backoff, ConfigMapping, DynamicOut, DynamicOutput, OpExecutionContext, Out, RetryPolicy,
-    asset, graph_asset, op,
+    AssetExecutionContext, Backoff, ConfigMapping, DynamicOut, DynamicOutput, Failure, OpExecutionContext, Out,
+    RetryPolicy, asset, graph_asset, op,
 )
 
 from assets.ingest import GROUP
@@ -51,7 +51,10 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, d
         checkpoints = storage.checkpoint_dir(partition_of(context)) / "gan_generator" / name
     progress = progress_logger(context, f"training {name}")
     limit_cpu_threads(config.cpu_threads)
-    model, seconds = timed(steps.train_part, dataset_split, config, part, progress, checkpoints)
+    try:
+        model, seconds = timed(steps.train_part, dataset_split, config, part, progress, checkpoints)
+    except ValueError as err:  # bad data or options: unlike a lost GPU or worker, a retry would fail the same way
+        raise Failure(description=str(err), allow_retries=False) from err
     resumed = steps.resumed_from_step(model)
     context.log.info(f"trained {name} in {seconds} s" + (f", resumed from step {resumed}" if resumed else ""))
     if checkpoints is not None:
@@ -91,6 +94,10 @@ def synthetic_samples(context: AssetExecutionContext, config: SamplingConfig, da
     """Exactly the samples each class needs to reach the balancing target, with provenance columns."""
     steps = steps_for(dataset_split)
     synthetic = steps.generate(gan_generator, dataset_split, config)
+    if not any(synthetic.counts.values()):
+        raise ValueError(f"sampling_strategy {config.sampling_strategy!r} asks for no new rows: the train split's "
+                         f"class counts {steps.class_counts(dataset_split)} already meet its targets; choose a "
+                         "strategy that raises at least one class")
     context.log.info(f"generating {synthetic.counts} (class -> new samples)")
     context.add_output_metadata({"new_samples_per_class": synthetic.counts, "model_version": synthetic.model_version})
     return synthetic

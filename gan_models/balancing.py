@@ -67,8 +67,8 @@ def _validated_dict_targets(
             )
         if int(target) < class_counts[cls]:
             raise ValueError(
-                f"sampling_strategy asks class {key!r} for {target} samples but it already has "
-                f"{class_counts[cls]}; an over-sampler can only add samples"
+                f"sampling_strategy asks class {key!r} for a total of {target} rows but it already has "
+                f"{class_counts[cls]}; an over-sampler can only add rows"
             )
         resolved[cls] = int(target)
     return resolved

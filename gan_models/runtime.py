@@ -21,9 +21,7 @@ def select_device(preference: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(preference)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device={preference!r} was requested but CUDA is not available; use 'auto' or 'cpu'"
-        )
+        raise ValueError(f"device {preference!r} was asked for but CUDA is not available here; use 'auto' or 'cpu'")
     return device
 
 
@@ -57,11 +55,12 @@ def autocast(device: torch.device) -> Iterator[None]:
         yield
 
 
-def state_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
-    """A short content hash of a model's weights: the ``model_version`` stamped on its samples."""
+def state_fingerprint(state_dict: dict[str, torch.Tensor], context: str = "") -> str:
+    """A short content hash of a model's weights and ``context`` (e.g. its data encoding, which maps outputs
+    to columns and classes): the ``model_version`` stamped on its samples."""
     import hashlib
 
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(context.encode())
     for name in sorted(state_dict):
         digest.update(name.encode())
         digest.update(state_dict[name].detach().cpu().contiguous().numpy().tobytes())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -23,7 +24,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from pipelines.run_config import augmentation_run_config
+from pipelines.run_config import MAX_SEED, augmentation_run_config
 from quality.sources import IMAGE_BUILTINS, modality_of
 from quality.tabular_ingest import BUILTIN_TABLES
 
@@ -32,6 +33,8 @@ NAME_PATTERN = r"[a-z0-9][a-z0-9_\-]{0,62}"
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 NAMED_SAMPLING_STRATEGIES = ("auto", "not majority", "all", "minority")
 HASH_BLOCK_BYTES = 1 << 20
+# Options that only one modality uses (the other would ignore them silently).
+OPTION_MODALITY = {"epochs": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image"}
 
 
 class Thresholds(BaseModel):
@@ -53,7 +56,7 @@ class TrainingBudget(BaseModel):
 
     epochs: Optional[int] = Field(default=None, gt=0)
     image_steps: Optional[int] = Field(default=None, gt=0)
-    seed: int = Field(default=0, ge=0, description="Seed of the split, the GAN and the sampler.")
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seed of the split, the GAN and the sampler.")
     device: str = "auto"
     checkpoint_every: int = Field(default=0, ge=0)
 
@@ -149,14 +152,17 @@ class CatalogEntry(BaseModel):
         check_sampling_strategy(strategy)
         return strategy
 
+    @field_validator("min_lift")
+    @classmethod
+    def _valid_min_lift(cls, min_lift: float) -> float:
+        check_min_lift(min_lift)
+        return min_lift
+
     @field_validator("training")
     @classmethod
     def _budget_fits_modality(cls, training: TrainingBudget, info: ValidationInfo) -> TrainingBudget:
-        modality = info.data.get("modality")
-        if modality == "image" and training.epochs is not None:
-            raise ValueError("epochs applies to tables; set image_steps for an image source")
-        if modality == "tabular" and training.image_steps is not None:
-            raise ValueError("image_steps applies to images; set epochs for a table source")
+        if info.data.get("modality") is not None:
+            check_options_for_modality(info.data["modality"], training.model_dump(include={"epochs", "image_steps"}))
         return training
 
     def run_config(self) -> dict[str, Any]:
@@ -233,6 +239,24 @@ def check_device(device: str) -> None:
         raise ValueError(f"{device!r}: use auto, cpu, cuda or cuda:N")
 
 
+def check_min_lift(min_lift: float) -> None:
+    """Raise ``ValueError`` unless ``min_lift`` is a finite number >= 0: a negative bound would let an
+    augmentation publish while its lift's interval lies below zero, i.e. while it measurably hurts."""
+    if not math.isfinite(min_lift) or min_lift < 0:
+        raise ValueError(f"min_lift must be a finite number >= 0 (a negative bound would publish augmentation "
+                         f"that lowers accuracy), got {min_lift}")
+
+
+def check_options_for_modality(modality: str, options: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first option that is set (not None or False) but that a source of
+    ``modality`` ("tabular" or "image") does not use; ``options`` may name them as on the command line."""
+    for name, value in options.items():
+        wanted = OPTION_MODALITY.get(name.lstrip("-").replace("-", "_"))
+        if value is not None and value is not False and wanted not in (None, modality):
+            applies, source = ("tables", "images") if wanted == "tabular" else ("images", "a table")
+            raise ValueError(f"{name} applies to {applies} only, and this source is {source}")
+
+
 def check_sampling_strategy(strategy: str) -> None:
     """Raise ``ValueError`` unless ``strategy`` is a named strategy, a ratio in (0, 1] or a JSON object
     of class -> target count (class names themselves are checked when the data is read)."""
@@ -246,9 +270,12 @@ def check_sampling_strategy(strategy: str) -> None:
             raise ValueError(f"sampling_strategy {text!r} is not valid JSON: {err}") from None
         if not isinstance(targets, dict):
             raise ValueError(f"sampling_strategy {text!r} must be a JSON object of class -> target count")
-        bad = {k: v for k, v in targets.items() if isinstance(v, bool) or not isinstance(v, int) or v < 0}
+        if not targets:
+            raise ValueError(f"sampling_strategy {text!r} names no class; give class -> target count")
+        bad = {k: v for k, v in targets.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
         if bad:
-            raise ValueError(f"sampling_strategy {text!r}: target counts must be whole numbers >= 0; bad: {bad}")
+            raise ValueError(f"sampling_strategy {text!r}: target counts (a class's total rows after balancing) "
+                             f"must be whole numbers >= 1; bad: {bad}")
         return
     try:
         ratio = float(text)

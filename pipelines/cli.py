@@ -6,8 +6,11 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
+
+from pipelines.run_config import MAX_SEED
 
 DEFAULT_OUT = "synthlift_output"
 
@@ -34,10 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"storage root for artefacts and publications (default: $SYNTHLIFT_HOME or {DEFAULT_OUT})")
     run.add_argument("--epochs", type=at_least(1), help="tabular GAN epochs (default 300)")
     run.add_argument("--image-steps", type=at_least(1), help="image GAN steps (default 2000)")
-    run.add_argument("--seed", type=at_least(0), default=0, help="seed of the split, the GAN and the sampler")
+    run.add_argument("--seed", type=at_least(0, at_most=MAX_SEED), default=0,
+                     help="seed of the split, the GAN and the sampler")
     run.add_argument("--sampling-strategy", type=sampling_strategy_arg, default="auto",
                      help="'auto', 'minority', a ratio, or a JSON dict")
-    run.add_argument("--min-lift", type=float, default=0.0, help="lower CI bound the lift must exceed")
+    run.add_argument("--min-lift", type=min_lift_arg, default=0.0,
+                     help="lower CI bound the lift must exceed (>= 0; default 0)")
     run.add_argument("--require-beat-baseline", action="store_true",
                      help="gate on the lift over the best classic baseline instead of real-only")
     run.add_argument("--lift-seeds", type=at_least(1), default=5,
@@ -53,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """argparse type: an integer no smaller than ``minimum``."""
+def at_least(minimum: int, at_most: Optional[int] = None) -> Callable[[str], int]:
+    """argparse type: an integer no smaller than ``minimum`` (and no larger than ``at_most``)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -62,8 +67,21 @@ def at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if at_most is not None and value > at_most:
+            raise argparse.ArgumentTypeError(f"must be at most {at_most}, got {value}")
         return value
     return parse
+
+
+def min_lift_arg(text: str) -> float:
+    from pipelines.catalog import check_min_lift
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    _checked(check_min_lift, value)
+    return value
 
 
 def dataset_name_arg(text: str) -> str:
@@ -86,13 +104,42 @@ def sampling_strategy_arg(text: str) -> str:
     return _checked(check_sampling_strategy, text)
 
 
-def _checked(check: Callable[[str], None], text: str) -> str:
-    """``text`` if ``check`` accepts it; its ``ValueError`` becomes argparse's error for the option."""
+def _checked(check: Callable[[Any], None], value: Any) -> Any:
+    """``value`` if ``check`` accepts it; its ``ValueError`` becomes argparse's error for the option."""
     try:
-        check(text)
+        check(value)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
-    return text
+    return value
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """What parsing alone cannot check, before anything runs: options the source's modality would ignore,
+    a CUDA device this machine lacks, and an output folder that cannot be written. Raises ``ValueError``
+    (``FileNotFoundError`` for a missing source)."""
+    from pipelines.catalog import check_options_for_modality
+    from quality.sources import modality_of
+
+    check_options_for_modality(modality_of(args.source), {
+        "--epochs": args.epochs, "--image-steps": args.image_steps, "--per-class": args.per_class,
+        "--lift-epochs": args.lift_epochs,
+    })
+    if args.device.startswith("cuda"):
+        from gan_models.runtime import select_device  # imports torch: only when a GPU is asked for
+
+        select_device(args.device)
+    _check_writable(Path(args.out))
+
+
+def _check_writable(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file; give a folder (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ValueError(f"--out {out}: cannot create or write there ({err.strerror or err}); give a writable folder") from None
 
 
 def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -118,13 +165,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = build_parser().parse_args(argv)
     except ArgumentError as err:
         return report_error(f"{err} (see synthlift run --help)", "--json" in argv)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        return report_error(f"--out {args.out}: is a file; give a folder (it is created if missing)", args.json)
+    try:
+        check_run_options(args)
+    except (ValueError, FileNotFoundError) as err:
+        return report_error(str(err), args.json)
     from pipelines.runner import RunFailed, run_augmentation  # Dagster is slow to import: after parsing
 
     try:
-        outcome = run_augmentation(run_config_from_args(args), out, dataset_name(args), tracebacks=args.traceback)
+        outcome = run_augmentation(run_config_from_args(args), Path(args.out), dataset_name(args),
+                                   tracebacks=args.traceback)
     except RunFailed as failure:
         return report_error(str(failure), args.json)
     print_outcome(outcome, as_json=args.json)

@@ -4,7 +4,12 @@ import json
 from typing import Optional, Union
 
 from dagster import Config, ConfigurableResource
-from pydantic import Field
+from pydantic import Field, field_validator
+
+from pipelines.catalog import check_min_lift
+from pipelines.run_config import MAX_SEED
+
+SEED_FIELD = Field(default=0, ge=0, le=MAX_SEED)
 
 
 class DatasetConfig(Config):
@@ -19,7 +24,7 @@ class DatasetConfig(Config):
 
 
 class SplitConfig(Config):
-    seed: int = 0
+    seed: int = SEED_FIELD
     validation_fraction: float = Field(default=0.2, description="Real rows that decide publication.")
     holdout_fraction: float = Field(default=0.2, description="Real rows kept for the final figures only.")
     scarce_train_rows: Optional[int] = Field(
@@ -30,7 +35,7 @@ class SplitConfig(Config):
 
 
 class GeneratorConfig(Config):
-    seed: int = 0
+    seed: int = SEED_FIELD
     device: str = Field(default="auto", description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
     epochs: int = Field(default=300, description="Tables: passes over the training rows.")
     batch_size: int = Field(default=500, description="Tables: rows per training step.")
@@ -51,7 +56,7 @@ class SamplingConfig(Config):
         description="As in imbalanced-learn: 'auto' (every class up to the majority count), 'minority', "
         "a ratio such as '0.8', or a JSON object of class -> target count such as '{\"malignant\": 200}'.",
     )
-    seed: int = 0
+    seed: int = SEED_FIELD
     chunk_size: int = Field(default=100_000, description="Rows generated at a time (memory stays flat).")
 
     def parsed_strategy(self) -> Union[str, float, dict]:
@@ -64,6 +69,14 @@ class LiftConfig(Config):
     n_boot: int = Field(default=1000, description="Paired bootstrap resamples for the confidence intervals.")
     image_epochs: int = Field(default=15, description="Images: epochs of the downstream CNN.")
 
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_in_range(cls, seeds: list[int]) -> list[int]:
+        bad = [seed for seed in seeds if not 0 <= seed <= MAX_SEED]
+        if bad:
+            raise ValueError(f"seeds must lie in [0, {MAX_SEED}]; bad: {bad}")
+        return seeds
+
 
 class PublishConfig(Config):
     min_lift: float = Field(default=0.0, description="The lift's lower confidence bound must exceed this.")
@@ -72,6 +85,12 @@ class PublishConfig(Config):
         description="Measure the gate against the best classic baseline (SMOTE / classic augmentation) "
         "instead of real data alone.",
     )
+
+    @field_validator("min_lift")
+    @classmethod
+    def _valid_min_lift(cls, min_lift: float) -> float:
+        check_min_lift(min_lift)
+        return min_lift
 
 
 class QualityThresholds(ConfigurableResource):

@@ -3,6 +3,7 @@
 from typing import Any, Optional
 
 CONSOLE_LOGGER = {"console": {"config": {"log_level": "INFO"}}}
+MAX_SEED = 2**32 - 1  # NumPy's and scikit-learn's random states take seeds below 2**32
 
 
 def augmentation_run_config(

@@ -4,19 +4,16 @@ summarise the outcome for the command line."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from pathlib import Path
 from typing import Any, Iterator
 
 from dagster import DagsterInstance, materialize
 
-from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
-from assets.evaluation import card_header, stored_checks
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_resources
 from pipelines.partitions import DATASETS
 from pipelines.resources import SynthliftStorage
-from quality.decision import Decision, decide
-from quality.publication import record_rejection
 
 
 DAGSTER_CONSOLE_LOGGER = "dagster"  # the name Dagster gives its console logger
@@ -55,10 +52,7 @@ def run_augmentation(
             return summarise(record.card, record.output)
         if "synthetic_samples" not in materialized:  # the split's own check failed: nothing to judge yet
             raise RunFailed(_failed_checks(result))
-        # a blocking check on the samples failed, so Dagster skipped the lift and the publication
-        split = result.output_for_node("dataset_split")
-        synthetic = result.output_for_node("synthetic_samples")
-    return summarise_blocked(storage, dataset, split, synthetic)
+    return blocked_record(storage, dataset, result.run_id)
 
 
 @contextlib.contextmanager
@@ -109,15 +103,9 @@ def summarise(card: dict[str, Any], output) -> dict[str, Any]:
     }
 
 
-def summarise_blocked(storage: SynthliftStorage, dataset: str, split, synthetic) -> dict[str, Any]:
-    """A blocking check failed, so Dagster skipped the lift and the publication: record the rejection."""
-    checks = stored_checks(storage, dataset, synthetic.model_version)
-    decision = decide(checks, None, expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS))
-    reasons = [r if r != "no lift was measured" else "lift was not measured: a blocking check failed first"
-               for r in decision.reasons]
-    blocked = Decision(published=False, reasons=reasons, gate=decision.gate)
-    card = card_header(split, synthetic, checks, blocked)
-    record_rejection(storage.publish_root, split.name, card)
+def blocked_record(storage: SynthliftStorage, dataset: str, run_id: str) -> dict[str, Any]:
+    """A blocking check failed, so Dagster skipped the lift and the publication: the checks recorded why."""
+    card = json.loads((storage.publish_root / dataset / "rejections" / f"{run_id}.json").read_text())
     return summarise(card, None)
 
 

@@ -41,12 +41,15 @@ def latest_publication(publish_root: Path, dataset_name: str) -> Optional[Path]:
     return pointer.parent / pointer.read_text().strip()
 
 
-def record_rejection(publish_root: Path, dataset_name: str, card: dict[str, Any]) -> Path:
-    """Store a rejected run's data card under ``<root>/<dataset>/rejections/``; publications are untouched."""
+def record_rejection(publish_root: Path, dataset_name: str, card: dict[str, Any], run_id: str = "") -> Path:
+    """Store a rejected run's data card under ``<root>/<dataset>/rejections/``; publications are untouched.
+
+    With ``run_id`` the record is ``<run_id>.json``, so a later step of the same run can rewrite it with
+    more evidence; without, it is named by the time.
+    """
     folder = Path(publish_root) / dataset_name / "rejections"
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    path = folder / f"{stamp}.json"
+    path = folder / f"{run_id or datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.json"
     _replace_text(path, json.dumps(card, indent=2, default=str))
     return path
 

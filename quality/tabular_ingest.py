@@ -17,6 +17,12 @@ from quality.splitting import cap_class_rows, stratified_split_indices
 MIN_IDENTIFIER_ROWS = 20
 # A float label with more distinct values than this, some of them fractional, is a measurement, not a class.
 MAX_FRACTIONAL_CLASSES = 20
+# A text column whose cells are numbers but for at most this share (and this many distinct values) of
+# non-numeric ones is a numeric column with typos or missing-value markers such as "?" or "-", not a
+# category: read as text, its numbers would become categories and be copied, never generated.
+MAX_STRAY_TEXT_SHARE = 0.05
+MAX_STRAY_TEXT_VALUES = 3
+CELL_TYPES = (str, int, float, bool, np.integer, np.floating, np.bool_)
 
 
 @dataclass(frozen=True)
@@ -158,11 +164,12 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
     _validate_labels(frame[label_column], label_column, where)
     if frame.shape[1] < 2:
         raise ValueError(f"{where}: the table has no feature columns besides {label_column!r}")
-    reserved = [c for c in frame.columns if c in PROVENANCE_COLUMNS]
+    provenance = {name.lower() for name in PROVENANCE_COLUMNS}
+    reserved = [c for c in frame.columns if str(c).lower() in provenance]
     if reserved:
         raise ValueError(
             f"{where}: {_columns(reserved)} named like the provenance columns synthlift adds to its output "
-            f"({', '.join(PROVENANCE_COLUMNS)}); rename {_them(reserved)}"
+            f"({', '.join(PROVENANCE_COLUMNS)}, in any letter case); rename {_them(reserved)}"
         )
     empty = [c for c in frame.columns if frame[c].isna().all()]
     if empty:
@@ -177,7 +184,16 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
             f"{where}: column type(s) {unsupported} cannot be generated; convert dates and durations to numbers "
             "(e.g. days since a reference date) or drop those columns"
         )
-    identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c], c, where)]
+    for column in frame.columns:
+        _check_cell_types(frame[column], column, where)
+    stray = {c: found for c in frame.columns if c != label_column and (found := _stray_text(frame[c]))}
+    if stray:
+        listed = "; ".join(f"column {c!r}: {', '.join(repr(v) for v in found)}" for c, found in stray.items())
+        raise ValueError(
+            f"{where}: numeric column(s) with a few non-numeric cells ({listed}); fix those cells or leave them "
+            "empty (missing values are allowed); if the column is a category, give it non-numeric names"
+        )
+    identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c])]
     if identifiers:
         raise ValueError(
             f"{where}: {_columns(identifiers)} text with a different value in every row, like a record identifier; "
@@ -231,17 +247,42 @@ def _unsupported_dtype(dtype) -> bool:
             or pd.api.types.is_complex_dtype(dtype) or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)))
 
 
-def _looks_like_identifier(values: pd.Series, column, where: str) -> bool:
+def _check_cell_types(values: pd.Series, column, where: str) -> None:
+    """Cells must be text, numbers or booleans (bytes, lists, dicts and other objects cannot be generated)."""
+    if not pd.api.types.is_object_dtype(values):
+        return
+    present = values[values.map(lambda value: value is not None and value is not pd.NA)]
+    odd = present[~present.map(lambda value: isinstance(value, CELL_TYPES))]
+    if len(odd):
+        kind = type(odd.iloc[0]).__name__
+        raise ValueError(
+            f"{where}: column {column!r} holds {kind} values (first at row {odd.index.tolist()[0]!r}); cells must be text, "
+            f"numbers or booleans: convert or drop the column"
+        )
+
+
+def _stray_text(values: pd.Series) -> list[str]:
+    """The few distinct non-numeric cells of a text column that otherwise holds numbers; [] for any other column."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_string_dtype(values):
+        return []  # a declared category may mix numbers and names
+    present = values.dropna()
+    if present.empty or present.map(lambda value: isinstance(value, (bool, np.bool_))).any():
+        return []
+    stray = present[pd.to_numeric(present, errors="coerce").isna()]
+    distinct = sorted({str(value) for value in stray})
+    if not 0 < len(stray) <= MAX_STRAY_TEXT_SHARE * len(present) or len(distinct) > MAX_STRAY_TEXT_VALUES:
+        return []
+    return distinct
+
+
+def _looks_like_identifier(values: pd.Series) -> bool:
     """A fully filled text or categorical column of at least ``MIN_IDENTIFIER_ROWS`` rows, all distinct
     (numbers are generated, not copied, so numeric columns never count)."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
     if len(values) < MIN_IDENTIFIER_ROWS or values.isna().any():
         return False
-    try:
-        return values.nunique() == len(values)
-    except TypeError:  # unhashable cells
-        raise ValueError(f"{where}: column {column!r} holds lists or other nested values; flatten or drop it") from None
+    return values.nunique() == len(values)
 
 
 def split_table(

@@ -36,6 +36,7 @@ REAL_ONLY = "real_only"
 REAL_PLUS_SYNTHETIC = "real+synthetic"
 REAL_PLUS_SMOTE = "real+smote"
 REAL_PLUS_RANDOM_OVERSAMPLING = "real+random_oversampling"
+CLASSIC_BASELINES = (REAL_PLUS_SMOTE, REAL_PLUS_RANDOM_OVERSAMPLING)
 FOREST_TREES = 150
 
 
@@ -123,7 +124,7 @@ def tabular_lift_report(
     include_baselines: bool = True,
 ) -> LiftReport:
     """Train every classifier with every seed on each method's rows, score on ``evaluation``, and
-    report paired lifts over ``real_only`` (and ``real+smote`` when baselines are included)."""
+    report paired lifts over ``real_only`` (and over both classic baselines when they are included)."""
     _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)
     columns = list(train.columns)
     classes = sorted_labels(train[label_column].dropna().unique().tolist())
@@ -156,10 +157,15 @@ def tabular_lift_report(
         runs=runs,
         classes=classes,
         minority_class=minority_class(train, label_column),
-        references=[REAL_ONLY, REAL_PLUS_SMOTE] if include_baselines else [REAL_ONLY],
+        references=[REAL_ONLY, *CLASSIC_BASELINES] if include_baselines else [REAL_ONLY],
         evaluated_on=evaluated_on,
         n_boot=n_boot,
     )
+
+
+def best_classic_baseline(report: LiftReport) -> str:
+    """The classic baseline with the highest mean balanced accuracy in ``report`` (over seeds and classifiers)."""
+    return max(CLASSIC_BASELINES, key=lambda method: report.scores[method]["balanced_accuracy"])
 
 
 def _check_frames(

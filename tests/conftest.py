@@ -52,3 +52,14 @@ def patients_csv(tmp_path) -> Path:
     path = tmp_path / "patients.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def any_min_lift(monkeypatch):
+    """For tests of the publication mechanics, not of the lift: let ``--min-lift -1`` (publish whatever the
+    lift) through the guards that refuse a negative min_lift to users."""
+    import pipelines.catalog
+    import pipelines.config
+
+    monkeypatch.setattr(pipelines.catalog, "check_min_lift", lambda value: None)
+    monkeypatch.setattr(pipelines.config, "check_min_lift", lambda value: None)

@@ -211,3 +211,25 @@ def test_threshold_keys_are_those_of_the_quality_thresholds_resource():
     from pipelines.config import QualityThresholds
 
     assert set(Thresholds.model_fields) == set(QualityThresholds.model_fields)
+
+
+def test_the_launchpad_fills_in_a_partitions_catalog_entry(tmp_path, monkeypatch, augmentation_job):
+    catalog = write_catalog(tmp_path, [{"name": "vinho", "source": "wine", "training": {"epochs": 150},
+                                        "thresholds": {"max_c2st_auc": 0.85}, "min_lift": 0.01}])
+    monkeypatch.setenv("SYNTHLIFT_CATALOG", str(catalog))
+    config = augmentation_job.partitioned_config.get_run_config_for_partition_key("vinho")
+    assert config == load_catalog(catalog).entries[0].run_config()
+    assert config["ops"]["gan_generator"]["config"]["epochs"] == 150
+    assert config["resources"]["thresholds"]["config"] == {"max_c2st_auc": 0.85}
+    assert augmentation_job.partitioned_config.get_run_config_for_partition_key("unknown") == {}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("min_lift", -0.5, "min_lift must be a finite number >= 0"),
+    ("training", {"seed": 2**32}, "less than or equal to 4294967295"),
+    ("sampling_strategy", {}, "names no class"),
+])
+def test_entries_with_values_the_cli_refuses_are_refused(tmp_path, field, value, message):
+    load = load_catalog(write_catalog(tmp_path, [{"name": "bad", "source": "wine", field: value}]))
+    fields = {where: text for (entry, where), text in errors_by_entry(load).items() if entry == "bad"}
+    assert len(fields) == 1 and next(iter(fields)).startswith(field) and message in next(iter(fields.values()))

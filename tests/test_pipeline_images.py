@@ -18,7 +18,7 @@ def run_cli(capsys, *args) -> tuple[int, dict]:
 
 
 @pytest.mark.slow
-def test_digits_run_reports_every_image_check_and_both_baselines(tmp_path, capsys):
+def test_digits_run_reports_every_image_check_and_both_baselines(tmp_path, capsys, any_min_lift):
     code, outcome = run_cli(capsys, "digits", "--out", str(tmp_path), *FAST, "--min-lift", "-1")
     assert code == 0 and outcome["modality"] == "image"
     before, after = outcome["class_counts_before"], outcome["class_counts_after"]

@@ -20,7 +20,7 @@ def run_cli(capsys, *args) -> tuple[int, dict, str]:
 
 
 @pytest.mark.slow
-def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients_csv):
+def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients_csv, any_min_lift):
     code, outcome, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--out", str(tmp_path), *FAST,
                                "--min-lift", "-1")
     assert code == 0
@@ -52,7 +52,7 @@ def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients
 
 
 @pytest.mark.slow
-def test_a_rejected_run_leaves_the_last_publication_untouched(tmp_path, capsys, patients_csv):
+def test_a_rejected_run_leaves_the_last_publication_untouched(tmp_path, capsys, patients_csv, any_min_lift):
     out = ["--out", str(tmp_path), "--label", "outcome", *FAST]
     code, first, _ = run_cli(capsys, str(patients_csv), *out, "--min-lift", "-1")
     assert code == 0
@@ -145,7 +145,7 @@ def test_seeded_runs_generate_identical_rows(tmp_path, patients_csv):
 
 
 @pytest.mark.slow
-def test_a_failing_dataset_leaves_other_datasets_untouched(tmp_path, capsys, patients_csv):
+def test_a_failing_dataset_leaves_other_datasets_untouched(tmp_path, capsys, patients_csv, any_min_lift):
     out = ["--out", str(tmp_path)]
     code, first, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--epochs", "5", "--lift-seeds", "5",
                              "--min-lift", "-1", *out)
@@ -173,8 +173,43 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
     assert outcome["decision"] == "rejected" and outcome["output"] is None
     assert any("blocking check 'privacy' failed" in reason for reason in outcome["reasons"])
     assert any("lift was not measured" in reason for reason in outcome["reasons"])
-    assert list((tmp_path / "published" / "patients" / "rejections").glob("*.json"))
+    records = list((tmp_path / "published" / "patients" / "rejections").glob("*.json"))
+    assert len(records) == 1  # one record per run, rewritten by each check
+    record = json.loads(records[0].read_text())
+    assert records[0].stem == record["run_id"] and record["config"]["run_config"]["ops"]["gan_generator"]
+    assert {c["name"] for c in record["checks"]} == {"validity", "fidelity", "diversity", "privacy"}
+    assert record["reasons"] == outcome["reasons"]
     assert latest_publication(tmp_path / "published", "patients") is None
+
+
+@pytest.mark.slow
+def test_a_strategy_that_asks_for_no_rows_is_an_error_not_a_rejection(tmp_path, capsys, patients_csv):
+    code = main(["run", str(patients_csv), "--label", "outcome", "--epochs", "2", "--sampling-strategy", "0.05",
+                 "--out", str(tmp_path)])
+    assert code == 2
+    assert "sampling_strategy '0.05' asks for no new rows" in capsys.readouterr().err
+    assert not (tmp_path / "published").exists()
+
+
+def test_bad_options_inside_a_step_fail_at_once_without_retries(tmp_path, patients_csv):
+    from dagster import DagsterEventType, DagsterInstance, materialize
+
+    from pipelines.cli import build_parser, run_config_from_args
+    from pipelines.definitions import ASSETS, build_resources
+    from pipelines.partitions import DATASETS
+    from pipelines.resources import SynthliftStorage
+
+    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "2"])
+    config = run_config_from_args(args)
+    config["ops"]["gan_generator"]["config"]["per_class"] = True  # what the UI could ask of a table
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(DATASETS, ["patients"])
+        result = materialize(ASSETS, run_config=config, resources=build_resources(SynthliftStorage(root=str(tmp_path))),
+                             instance=instance, partition_key="patients", raise_on_error=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert "per_class mode is available for images only" in failures[0].step_failure_data.error.cause.message
+    assert not any(e.event_type == DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
 
 
 @pytest.mark.parametrize(
@@ -187,7 +222,14 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
         (["--sampling-strategy", "foo"], "argument --sampling-strategy: sampling_strategy 'foo' is not understood"),
         (["--sampling-strategy", "{bad"], "argument --sampling-strategy: sampling_strategy '{bad' is not valid JSON"),
         (["--sampling-strategy", "2"], "argument --sampling-strategy: sampling_strategy ratio must be in (0, 1]"),
-        (["--sampling-strategy", '{"sick": "many"}'], "target counts must be whole numbers >= 0"),
+        (["--sampling-strategy", '{"sick": "many"}'], "target counts (a class's total rows after balancing) must be"),
+        (["--sampling-strategy", '{"sick": 0}'], "must be whole numbers >= 1; bad: {'sick': 0}"),
+        (["--sampling-strategy", "{}"], "sampling_strategy '{}' names no class"),
+        (["--seed", "4294967296"], "argument --seed: must be at most 4294967295"),
+        (["--min-lift", "-1"], "argument --min-lift: min_lift must be a finite number >= 0"),
+        (["--min-lift", "nan"], "argument --min-lift: min_lift must be a finite number >= 0"),
+        (["--image-steps", "5"], "--image-steps applies to images only, and this source is a table"),
+        (["--per-class"], "--per-class applies to images only"),
         (["--device", "gpu"], "argument --device: 'gpu': use auto, cpu, cuda or cuda:N"),
     ],
 )
@@ -253,3 +295,11 @@ def test_default_names_are_valid_partition_keys(source):
     from quality.sources import default_dataset_name
 
     assert re.fullmatch(NAME_PATTERN, default_dataset_name(source)), default_dataset_name(source)
+
+
+def test_an_output_folder_that_cannot_be_created_is_refused_before_anything_runs(tmp_path, capsys, patients_csv):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(blocker / "out")])
+    assert code == 2
+    assert f"--out {blocker / 'out'}: cannot create or write there" in capsys.readouterr().err

@@ -61,6 +61,7 @@ def test_split_round_trips_through_files(table, tmp_path):
          "outcome", "column 'age' has 2 infinite value.*column 'marker' has 1 infinite"),
         (lambda f: f.assign(a=np.nan, b=np.nan), "outcome", "columns 'a', 'b' are entirely empty"),
         (lambda f: f.assign(seed=1), "outcome", "column 'seed' is named like the provenance columns"),
+        (lambda f: f.assign(Synthetic=1), "outcome", "column 'Synthetic' is named like the provenance columns"),
         (lambda f: f.assign(patient=[f"p{i}" for i in range(len(f))]), "outcome",
          "column 'patient' is text with a different value in every row, like a record identifier"),
         (lambda f: f, "marker", "label column 'marker' holds 120 distinct numbers, some fractional: it looks continuous"),
@@ -157,5 +158,21 @@ def test_nested_values_are_named(table, tmp_path):
     frame, _ = table
     path = tmp_path / "nested.parquet"
     frame.assign(tags=[[i, i + 1] for i in range(len(frame))]).to_parquet(path)
-    with pytest.raises(ValueError, match="column 'tags' holds lists or other nested values"):
+    with pytest.raises(ValueError, match=r"column 'tags' holds ndarray values \(first at row 0\); cells must be text"):
         load_table(str(path), "outcome")
+    frame.assign(blob=[b"x"] * len(frame)).to_parquet(path)
+    with pytest.raises(ValueError, match="column 'blob' holds bytes values"):
+        load_table(str(path), "outcome")
+
+
+def test_numbers_with_a_few_stray_text_cells_are_named(table, tmp_path):
+    frame, _ = table
+    typos = frame.assign(marker=frame["marker"].astype(object).where(frame.index % 50 != 3, "?"))
+    with pytest.raises(ValueError, match=r"non-numeric cells \(column 'marker': '\?'\); fix those cells or leave them empty"):
+        load_table(_write(tmp_path, typos), "outcome")
+    # a text column that is mostly words, or a declared category, is a category
+    words = frame.assign(site=frame["site"].where(frame.index % 2 == 0, "3"))
+    load_table(_write(tmp_path, words, "words.csv"), "outcome")
+    path = tmp_path / "category.parquet"
+    frame.assign(grade=pd.Categorical(["1"] * 119 + ["x"])).to_parquet(path)
+    load_table(str(path), "outcome")

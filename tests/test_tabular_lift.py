@@ -4,6 +4,7 @@ preprocessing step ever sees the evaluation rows."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 import quality.tabular_lift as tabular_lift
 from quality.results import LiftReport
-from quality.tabular_lift import downstream_pipeline, minority_class, tabular_lift_report
+from quality.tabular_lift import best_classic_baseline, downstream_pipeline, minority_class, tabular_lift_report
 
 LABEL = "diagnosis"
 
@@ -84,7 +85,7 @@ def test_multiclass_string_labels_categories_and_missing_values():
     )
     assert minority_class(train, "cultivar") == "class_2"
     assert set(report.scores) == {"real_only", "real+synthetic", "real+smote", "real+random_oversampling"}
-    assert {lift.reference for lift in report.lifts} == {"real_only", "real+smote"}
+    assert {lift.reference for lift in report.lifts} == {"real_only", "real+smote", "real+random_oversampling"}
     assert report.scores["real_only"]["balanced_accuracy"] > 0.7
 
     smote = downstream_pipeline(train, "cultivar", "logistic_regression", seed=0, resampler="smote")
@@ -143,3 +144,9 @@ def test_minority_class_and_argument_errors(scarce):
     with pytest.raises(ValueError, match="unknown classifier"):
         downstream_pipeline(train, LABEL, "svm", seed=0)
     assert set(tabular_lift.CLASSIFIERS) == {"logistic_regression", "random_forest"}
+
+
+@pytest.mark.parametrize("smote, oversampling, best", [(0.8, 0.9, "real+random_oversampling"), (0.9, 0.8, "real+smote")])
+def test_the_classic_baseline_to_beat_is_the_better_one(smote, oversampling, best):
+    scores = {"real+smote": {"balanced_accuracy": smote}, "real+random_oversampling": {"balanced_accuracy": oversampling}}
+    assert best_classic_baseline(SimpleNamespace(scores=scores)) == best

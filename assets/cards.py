@@ -1,0 +1,36 @@
+"""What every data card holds, published or rejected: the checks of one model version, the class counts
+before and after, and the decision."""
+
+from typing import Any
+
+from assets.steps import steps_for
+from pipelines.resources import SynthliftStorage
+from quality.publication import utc_now
+from quality.results import CheckResult
+
+
+def stored_checks(storage: SynthliftStorage, partition, model_version: str) -> list[CheckResult]:
+    """The check results recorded for exactly this model version (results of older models are ignored)."""
+    fields = CheckResult.__dataclass_fields__
+    return [CheckResult(**{k: v for k, v in stored.items() if k in fields})
+            for stored in storage.read_check_results(partition) if stored.get("model_version") == model_version]
+
+
+def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:
+    """The part of a data card every outcome has: what was augmented, how, and what was decided."""
+    steps = steps_for(split)
+    before = steps.class_counts(split)
+    return {
+        "dataset": split.name,
+        "source": split.source,
+        "modality": steps.MODALITY,
+        "created_at": utc_now(),
+        "decision": decision.label,
+        "reasons": decision.reasons,
+        "gate": decision.gate,
+        "model_version": synthetic.model_version,
+        "class_counts_before": before,
+        "class_counts_after": {c: n + int(synthetic.counts.get(c, 0)) for c, n in before.items()},
+        "checks": [c.to_dict() for c in checks],
+        "lift": {},
+    }
