@@ -9,11 +9,13 @@ from quality.publication import utc_now
 from quality.results import CheckResult
 
 
-def stored_checks(storage: SynthliftStorage, partition, model_version: str) -> list[CheckResult]:
-    """The check results recorded for exactly this model version (results of older models are ignored)."""
+def stored_checks(storage: SynthliftStorage, partition, model_version: str, run_id: str = "") -> list[CheckResult]:
+    """The check results recorded for exactly this model version (results of older models are ignored) and,
+    with ``run_id``, by that run only."""
     fields = CheckResult.__dataclass_fields__
     return [CheckResult(**{k: v for k, v in stored.items() if k in fields})
-            for stored in storage.read_check_results(partition) if stored.get("model_version") == model_version]
+            for stored in storage.read_check_results(partition)
+            if stored.get("model_version") == model_version and (not run_id or stored.get("run_id") == run_id)]
 
 
 def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:

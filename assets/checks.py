@@ -10,7 +10,7 @@ from assets.cards import card_header, stored_checks
 from assets.generation import synthetic_samples
 from assets.metadata import check_metadata
 from assets.steps import steps_for
-from pipelines.config import QualityThresholds
+from pipelines.config import PublishConfig, QualityThresholds
 from pipelines.partitions import dataset_asset_check
 from pipelines.resources import SynthliftStorage
 from quality.decision import Decision, decide
@@ -24,8 +24,11 @@ def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, 
     steps = steps_for(split)
     result = replace(steps.run_check(name, split, synthetic, thresholds), name=name)  # one name per check
     partition = context.op_execution_context.partition_key
-    storage.write_check_result(partition, name, {**result.to_dict(), "model_version": synthetic.model_version})
-    record_if_blocked(context.op_execution_context.run, storage, partition, split, synthetic)
+    run = context.op_execution_context.run
+    storage.write_check_result(partition, name,
+                               {**result.to_dict(), "model_version": synthetic.model_version, "run_id": run.run_id})
+    with storage.check_results_lock(partition):  # the run's checks may run in parallel processes
+        record_if_blocked(run, storage, partition, split, synthetic)
     metadata = check_metadata(result)
     if name == "fidelity":
         metadata.update(steps.comparison_metadata(split, synthetic))
@@ -39,17 +42,21 @@ def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, 
 
 
 def record_if_blocked(run, storage: SynthliftStorage, partition: str, split, synthetic) -> None:
-    """Once a blocking check has failed, Dagster skips the lift and the publication, so the checks record the
-    rejection themselves: each check of the run rewrites the run's record, so the last one holds every result."""
-    checks = stored_checks(storage, partition, synthetic.model_version)
+    """Once one of this run's blocking checks has failed, Dagster skips the lift and the publication, so the
+    checks record the rejection themselves. Each check of the run rewrites the run's record from the run's own
+    results (under the caller's lock), so the last one to finish leaves every result in it."""
+    checks = stored_checks(storage, partition, synthetic.model_version, run_id=run.run_id)
     if all(check.passed or not check.blocking for check in checks):
         return
-    decision = decide(checks, None, expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS))
+    publish = PublishConfig(**run.run_config.get("ops", {}).get("published_dataset", {}).get("config", {}))
+    reference = "the hardest classic baseline" if publish.require_beat_baseline else "real_only"
+    decision = decide(checks, None, min_lift=publish.min_lift, reference=reference,
+                      expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS))
     reasons = [r if r != "no lift was measured" else "lift was not measured: a blocking check failed first"
                for r in decision.reasons]
     card = card_header(split, synthetic, checks, Decision(published=False, reasons=reasons, gate=decision.gate))
     card.update(run_id=run.run_id, config={"run_config": run.run_config})
-    record_rejection(storage.publish_root, split.name, card, run_id=run.run_id)
+    record_rejection(storage.publish_root, partition, card, run_id=run.run_id)
 
 
 def _build_check(name: str):

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--min-lift", type=min_lift_arg, default=0.0,
                      help="lower CI bound the lift must exceed (>= 0; default 0)")
     run.add_argument("--require-beat-baseline", action="store_true",
-                     help="gate on the lift over the best classic baseline instead of real-only")
+                     help="gate on the lift over the classic baseline hardest to beat instead of real-only")
     run.add_argument("--lift-seeds", type=at_least(1), default=5,
                      help="downstream training seeds (default 5; a lift over fewer than 5 never publishes)")
     run.add_argument("--checkpoint-every", type=at_least(0), default=0,

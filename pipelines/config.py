@@ -82,8 +82,8 @@ class PublishConfig(Config):
     min_lift: float = Field(default=0.0, description="The lift's lower confidence bound must exceed this.")
     require_beat_baseline: bool = Field(
         default=False,
-        description="Measure the gate against the best classic baseline (SMOTE / classic augmentation) "
-        "instead of real data alone.",
+        description="Measure the gate against the classic baseline hardest to beat (tables: SMOTE or random "
+        "oversampling; images: the classic augmentations) instead of real data alone.",
     )
 
     @field_validator("min_lift")

@@ -11,8 +11,11 @@ from pipelines.resources import default_catalog
 def catalog_run_config(partition_key: str) -> dict[str, Any]:
     """The launchpad's config for a partition: its catalog entry's whole run config (budget, balancing target,
     thresholds, gate), so a run launched from the UI judges a dataset as the sensor and the schedule do; empty
-    (the steps' defaults) when the catalog has no valid entry of that name."""
-    entry = default_catalog().entry(partition_key)
+    (the steps' defaults) when the catalog cannot be read or has no valid entry of that name."""
+    try:
+        entry = default_catalog().entry(partition_key)
+    except (OSError, ValueError):  # an unreadable catalog: the sensor reports it; the launchpad keeps defaults
+        return {}
     return entry.run_config() if entry is not None else {}
 
 

@@ -1,9 +1,11 @@
 """Resources: where artefacts and publications live, and which torch device trains."""
 
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from dagster import ConfigurableResource
 
@@ -37,6 +39,15 @@ class SynthliftStorage(ConfigurableResource):
         temporary = folder / f".{name}.json.tmp"
         temporary.write_text(json.dumps(result, indent=2, default=str))
         temporary.replace(folder / f"{name}.json")
+
+    @contextlib.contextmanager
+    def check_results_lock(self, partition: Optional[str]) -> Iterator[None]:
+        """Hold an exclusive lock on the partition's check results (between processes of one machine)."""
+        folder = self.check_results_dir(partition)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def read_check_results(self, partition: Optional[str]) -> list[dict[str, Any]]:
         folder = self.check_results_dir(partition)

@@ -52,7 +52,12 @@ def run_augmentation(
             return summarise(record.card, record.output)
         if "synthetic_samples" not in materialized:  # the split's own check failed: nothing to judge yet
             raise RunFailed(_failed_checks(result))
-    return blocked_record(storage, dataset, result.run_id)
+        # a blocking check on the samples failed, so Dagster skipped the lift and the publication; the checks
+        # recorded why
+        record = storage.publish_root / dataset / "rejections" / f"{result.run_id}.json"
+        if not record.exists():
+            raise RunFailed(_failed_checks(result))
+    return summarise(json.loads(record.read_text()), None)
 
 
 @contextlib.contextmanager
@@ -101,12 +106,6 @@ def summarise(card: dict[str, Any], output) -> dict[str, Any]:
         "gate": card["gate"],
         "lift": card["lift"],
     }
-
-
-def blocked_record(storage: SynthliftStorage, dataset: str, run_id: str) -> dict[str, Any]:
-    """A blocking check failed, so Dagster skipped the lift and the publication: the checks recorded why."""
-    card = json.loads((storage.publish_root / dataset / "rejections" / f"{run_id}.json").read_text())
-    return summarise(card, None)
 
 
 def _materialized(result) -> set[str]:

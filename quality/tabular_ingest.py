@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,12 @@ from quality.splitting import cap_class_rows, stratified_split_indices
 MIN_IDENTIFIER_ROWS = 20
 # A float label with more distinct values than this, some of them fractional, is a measurement, not a class.
 MAX_FRACTIONAL_CLASSES = 20
-# A text column whose cells are numbers but for at most this share (and this many distinct values) of
-# non-numeric ones is a numeric column with typos or missing-value markers such as "?" or "-", not a
-# category: read as text, its numbers would become categories and be copied, never generated.
-MAX_STRAY_TEXT_SHARE = 0.05
-MAX_STRAY_TEXT_VALUES = 3
+# A text column of numbers whose only other cells are such markers is a numeric column with missing values
+# written as text (pandas reads "NA", "null", "" and the like as missing, but not these): read as text, its
+# numbers would become categories and be copied, never generated. Other text (codes such as "E11", bins such
+# as "3+") makes a category, as before.
+MISSING_MARKERS = frozenset({"", "?", "-", "--", ".", "none", "missing", "unknown", "not available", "#value!",
+                             "#div/0!", "#ref!", "#num!"})
 CELL_TYPES = (str, int, float, bool, np.integer, np.floating, np.bool_)
 
 
@@ -150,6 +152,16 @@ def read_table_file(path: Path) -> pd.DataFrame:
         raise ValueError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
     if frame.empty:
         raise ValueError(f"{path}: the table has no rows")
+    return _decimals_as_floats(frame)
+
+
+def _decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet decimal columns load as Python ``Decimal`` objects: numbers to generate, not categories."""
+    for column in frame.columns:
+        present = frame[column].dropna()
+        if pd.api.types.is_object_dtype(present) and len(present) and present.map(
+                lambda value: isinstance(value, decimal.Decimal)).all():
+            frame[column] = frame[column].astype(float)
     return frame
 
 
@@ -161,6 +173,8 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
         raise ValueError(
             f"{where}: label column {label_column!r} not found; columns are {list(frame.columns)}"
         )
+    for column in frame.columns:
+        _check_cell_types(frame[column], column, where)
     _validate_labels(frame[label_column], label_column, where)
     if frame.shape[1] < 2:
         raise ValueError(f"{where}: the table has no feature columns besides {label_column!r}")
@@ -184,14 +198,12 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
             f"{where}: column type(s) {unsupported} cannot be generated; convert dates and durations to numbers "
             "(e.g. days since a reference date) or drop those columns"
         )
-    for column in frame.columns:
-        _check_cell_types(frame[column], column, where)
-    stray = {c: found for c in frame.columns if c != label_column and (found := _stray_text(frame[c]))}
-    if stray:
-        listed = "; ".join(f"column {c!r}: {', '.join(repr(v) for v in found)}" for c, found in stray.items())
+    markers = {c: found for c in frame.columns if c != label_column and (found := _missing_markers(frame[c]))}
+    if markers:
+        listed = "; ".join(f"column {c!r}: {', '.join(repr(v) for v in found)}" for c, found in markers.items())
         raise ValueError(
-            f"{where}: numeric column(s) with a few non-numeric cells ({listed}); fix those cells or leave them "
-            "empty (missing values are allowed); if the column is a category, give it non-numeric names"
+            f"{where}: numeric column(s) with text cells that look like missing values ({listed}); leave those "
+            "cells empty (missing values are allowed) or replace them with numbers"
         )
     identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c])]
     if identifiers:
@@ -251,28 +263,28 @@ def _check_cell_types(values: pd.Series, column, where: str) -> None:
     """Cells must be text, numbers or booleans (bytes, lists, dicts and other objects cannot be generated)."""
     if not pd.api.types.is_object_dtype(values):
         return
-    present = values[values.map(lambda value: value is not None and value is not pd.NA)]
+    present = values.dropna()
     odd = present[~present.map(lambda value: isinstance(value, CELL_TYPES))]
     if len(odd):
         kind = type(odd.iloc[0]).__name__
         raise ValueError(
-            f"{where}: column {column!r} holds {kind} values (first at row {odd.index.tolist()[0]!r}); cells must be text, "
-            f"numbers or booleans: convert or drop the column"
+            f"{where}: column {column!r} holds {kind} values (first at row {odd.index.tolist()[0]!r}); cells must be "
+            "text, numbers or booleans: convert or drop the column"
         )
 
 
-def _stray_text(values: pd.Series) -> list[str]:
-    """The few distinct non-numeric cells of a text column that otherwise holds numbers; [] for any other column."""
+def _missing_markers(values: pd.Series) -> list[str]:
+    """The ``MISSING_MARKERS`` of a text column whose other cells are all numbers; [] for any other column."""
     if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_string_dtype(values):
         return []  # a declared category may mix numbers and names
     present = values.dropna()
-    if present.empty or present.map(lambda value: isinstance(value, (bool, np.bool_))).any():
+    if present.map(lambda value: isinstance(value, (bool, np.bool_))).any():
         return []
-    stray = present[pd.to_numeric(present, errors="coerce").isna()]
-    distinct = sorted({str(value) for value in stray})
-    if not 0 < len(stray) <= MAX_STRAY_TEXT_SHARE * len(present) or len(distinct) > MAX_STRAY_TEXT_VALUES:
-        return []
-    return distinct
+    text = present[pd.to_numeric(present, errors="coerce").isna()]
+    found = sorted({str(value).strip() for value in text})
+    if len(text) == len(present) or not set(map(str.lower, found)) <= MISSING_MARKERS:
+        return []  # no numbers at all, or text other than missing-value markers: a category
+    return found
 
 
 def _looks_like_identifier(values: pd.Series) -> bool:

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quality.tabular_ingest import TabularSplit, load_table, split_table
+from quality.tabular_ingest import TabularSplit, load_table, split_table, validate_table
 
 
 @pytest.fixture
@@ -165,14 +165,35 @@ def test_nested_values_are_named(table, tmp_path):
         load_table(str(path), "outcome")
 
 
-def test_numbers_with_a_few_stray_text_cells_are_named(table, tmp_path):
+def test_numbers_with_missing_value_markers_are_named(table, tmp_path):
     frame, _ = table
-    typos = frame.assign(marker=frame["marker"].astype(object).where(frame.index % 50 != 3, "?"))
-    with pytest.raises(ValueError, match=r"non-numeric cells \(column 'marker': '\?'\); fix those cells or leave them empty"):
-        load_table(_write(tmp_path, typos), "outcome")
-    # a text column that is mostly words, or a declared category, is a category
-    words = frame.assign(site=frame["site"].where(frame.index % 2 == 0, "3"))
-    load_table(_write(tmp_path, words, "words.csv"), "outcome")
+    marked = frame.assign(marker=frame["marker"].astype(object).where(frame.index % 50 != 3, "?"))
+    with pytest.raises(ValueError, match=r"look like missing values \(column 'marker': '\?'\); leave those cells empty"):
+        load_table(_write(tmp_path, marked), "outcome")
+    # numbers mixed with codes, bins or words are a category, as is a declared category
+    for name, other in (("codes", "E11"), ("bins", "3+"), ("words", "left")):
+        mixed = frame.assign(site=np.where(frame.index % 2 == 0, "3", other))
+        load_table(_write(tmp_path, mixed, f"{name}.csv"), "outcome")
     path = tmp_path / "category.parquet"
-    frame.assign(grade=pd.Categorical(["1"] * 119 + ["x"])).to_parquet(path)
+    frame.assign(grade=pd.Categorical(["1"] * 119 + ["?"])).to_parquet(path)
     load_table(str(path), "outcome")
+
+
+def test_decimals_are_numbers_and_missing_markers_of_any_kind_are_allowed(table, tmp_path):
+    from decimal import Decimal
+
+    frame, _ = table
+    path = tmp_path / "decimal.parquet"
+    frame.assign(dose=[Decimal("1.25") + i for i in range(len(frame))],
+                 note=pd.Series(["a", None] * 60, dtype=object)).to_parquet(path)
+    loaded = load_table(str(path), "outcome").frame
+    assert loaded["dose"].dtype == float and loaded["dose"].iloc[1] == 2.25
+    validate_table(frame.assign(note=pd.Series(["a", pd.NaT, None, np.nan] * 30, dtype=object)), "outcome", "frame")
+
+
+def test_list_labels_are_named(table, tmp_path):
+    frame, _ = table
+    path = tmp_path / "listlabel.parquet"
+    frame.assign(outcome=[[i % 2] for i in range(len(frame))]).to_parquet(path)
+    with pytest.raises(ValueError, match="column 'outcome' holds ndarray values"):
+        load_table(str(path), "outcome")

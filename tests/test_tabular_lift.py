@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 import quality.tabular_lift as tabular_lift
 from quality.results import LiftReport
-from quality.tabular_lift import best_classic_baseline, downstream_pipeline, minority_class, tabular_lift_report
+from quality.tabular_lift import hardest_classic_baseline, downstream_pipeline, minority_class, tabular_lift_report
 
 LABEL = "diagnosis"
 
@@ -146,7 +146,8 @@ def test_minority_class_and_argument_errors(scarce):
     assert set(tabular_lift.CLASSIFIERS) == {"logistic_regression", "random_forest"}
 
 
-@pytest.mark.parametrize("smote, oversampling, best", [(0.8, 0.9, "real+random_oversampling"), (0.9, 0.8, "real+smote")])
-def test_the_classic_baseline_to_beat_is_the_better_one(smote, oversampling, best):
-    scores = {"real+smote": {"balanced_accuracy": smote}, "real+random_oversampling": {"balanced_accuracy": oversampling}}
-    assert best_classic_baseline(SimpleNamespace(scores=scores)) == best
+@pytest.mark.parametrize("smote, oversampling, hardest", [(-0.01, 0.02, "real+smote"), (0.03, 0.02, "real+random_oversampling")])
+def test_the_classic_baseline_to_beat_is_the_one_with_the_lowest_lower_bound(smote, oversampling, hardest):
+    bounds = {"real+smote": smote, "real+random_oversampling": oversampling}
+    report = SimpleNamespace(lift=lambda method, reference, metric: SimpleNamespace(ci_low=bounds[reference]))
+    assert hardest_classic_baseline(report) == hardest
