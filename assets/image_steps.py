@@ -54,6 +54,10 @@ def dataset_metadata(dataset: ImageDataset) -> dict[str, Any]:
     }
 
 
+def input_warnings(dataset: ImageDataset) -> list[str]:
+    return []  # every readable image set is refused or used as it is
+
+
 def split(dataset: ImageDataset, config: SplitConfig) -> ImageSplit:
     return split_images(dataset, config.seed, config.validation_fraction, config.holdout_fraction,
                         train_caps=_train_caps(dataset, config.scarce_train_rows))

@@ -24,6 +24,8 @@ def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: 
     config = resolved_dataset_config(config, context.partition_key, catalog)
     steps = steps_for_source(config.source)
     dataset = steps.load(config, name=context.partition_key)
+    for warning in steps.input_warnings(dataset):
+        context.log.warning(f"{config.source}: {warning}")
     context.add_output_metadata(steps.dataset_metadata(dataset))
     return dataset
 

@@ -19,6 +19,7 @@ from quality.artifacts import PROVENANCE_COLUMNS, LiftResult, SyntheticTable
 from quality.publication import markdown_table
 from quality.results import CheckResult
 from quality.tabular_ingest import TabularDataset, TabularSplit, load_table, split_table
+from quality.tabular_ingest import input_warnings as tabular_input_warnings  # the step below has the same name
 from quality.tabular_lift import hardest_classic_baseline, tabular_lift_report
 
 MODALITY = "tabular"
@@ -35,7 +36,12 @@ def dataset_metadata(dataset: TabularDataset) -> dict[str, Any]:
         "rows": len(dataset.frame),
         "columns": MetadataValue.json([str(c) for c in dataset.frame.columns]),
         "class_counts": MetadataValue.md(markdown_table(["class", "rows"], [[c, n] for c, n in counts.items()])),
+        "warnings": MetadataValue.md("\n".join(f"- {w}" for w in input_warnings(dataset)) or "none"),
     }
+
+
+def input_warnings(dataset: TabularDataset) -> list[str]:
+    return tabular_input_warnings(dataset.frame, dataset.label_column)
 
 
 def split(dataset: TabularDataset, config: SplitConfig) -> TabularSplit:

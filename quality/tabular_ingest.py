@@ -25,6 +25,10 @@ MAX_FRACTIONAL_CLASSES = 20
 MISSING_MARKERS = frozenset({"", "?", "-", "--", ".", "none", "missing", "unknown", "not available", "#value!",
                              "#div/0!", "#ref!", "#num!"})
 CELL_TYPES = (str, int, float, bool, np.integer, np.floating, np.bool_)
+# A text column of numbers with a few other text cells (at most this share, this many distinct values) may be
+# a numeric column with typos, or a code column such as ICD codes: it is read as a category, with a warning.
+MAX_STRAY_TEXT_SHARE = 0.05
+MAX_STRAY_TEXT_VALUES = 3
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,24 @@ def _missing_markers(values: pd.Series) -> list[str]:
     if len(text) == len(present) or not set(map(str.lower, found)) <= MISSING_MARKERS:
         return []  # no numbers at all, or text other than missing-value markers: a category
     return found
+
+
+def input_warnings(frame: pd.DataFrame, label_column: str) -> list[str]:
+    """What a valid table may hold by mistake: text columns of numbers with a few other text cells."""
+    warnings = []
+    for column in frame.columns:
+        if column == label_column or isinstance(frame[column].dtype, pd.CategoricalDtype) \
+                or not pd.api.types.is_string_dtype(frame[column]):
+            continue
+        present = frame[column].dropna()
+        text = present[pd.to_numeric(present, errors="coerce").isna()]
+        distinct = sorted({str(value) for value in text})
+        if 0 < len(text) <= MAX_STRAY_TEXT_SHARE * len(present) and len(distinct) <= MAX_STRAY_TEXT_VALUES:
+            warnings.append(
+                f"column {column!r} holds numbers but for {len(text)} text cell(s) ({', '.join(map(repr, distinct))}), "
+                "so it is read as a category whose values are copied, not generated; if it is numeric, fix those cells"
+            )
+    return warnings
 
 
 def _looks_like_identifier(values: pd.Series) -> bool:

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quality.tabular_ingest import TabularSplit, load_table, split_table, validate_table
+from quality.tabular_ingest import TabularSplit, input_warnings, load_table, split_table, validate_table
 
 
 @pytest.fixture
@@ -177,6 +177,18 @@ def test_numbers_with_missing_value_markers_are_named(table, tmp_path):
     path = tmp_path / "category.parquet"
     frame.assign(grade=pd.Categorical(["1"] * 119 + ["?"])).to_parquet(path)
     load_table(str(path), "outcome")
+
+
+def test_numbers_with_a_few_other_text_cells_are_read_as_a_category_with_a_warning(table, tmp_path):
+    frame, _ = table
+    typo = frame.assign(age=frame["age"].astype(object).where(frame.index != 7, "abc"))
+    loaded = load_table(_write(tmp_path, typo), "outcome").frame
+    assert input_warnings(loaded, "outcome") == [
+        "column 'age' holds numbers but for 1 text cell(s) ('abc'), so it is read as a category whose values are "
+        "copied, not generated; if it is numeric, fix those cells"]
+    codes = frame.assign(site=np.where(frame.index % 2 == 0, "250", "E11"))  # half codes: no warning
+    assert input_warnings(load_table(_write(tmp_path, codes, "codes.csv"), "outcome").frame, "outcome") == []
+    assert input_warnings(frame, "outcome") == []
 
 
 def test_decimals_are_numbers_and_missing_markers_of_any_kind_are_allowed(table, tmp_path):
