@@ -31,8 +31,23 @@ GPU_POOL = "gpu"  # deployments cap concurrent GPU steps with this pool (deploy/
 TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.EXPONENTIAL)
 
 
+def check_sampling_strategy(dataset_split, config: SamplingConfig) -> None:
+    """Raise ``ValueError`` if the strategy names a class the train split lacks, asks a class for fewer rows than it
+    has, or asks for no new rows at all."""
+    steps = steps_for(dataset_split)
+    if not any(steps.rows_to_generate(dataset_split, config).values()):
+        raise ValueError(f"sampling_strategy {config.sampling_strategy!r} asks for no new rows: the train split's "
+                         f"class counts {steps.class_counts(dataset_split)} already meet its targets; choose a "
+                         "strategy that raises at least one class")
+
+
 @op(out=DynamicOut(int), description="One training part per class in per_class mode, else one for all.")
-def plan_generator_training(config: GeneratorConfig, dataset_split) -> Iterator[DynamicOutput]:
+def plan_generator_training(context: OpExecutionContext, config: GeneratorConfig,
+                            dataset_split) -> Iterator[DynamicOutput]:
+    # When this run also generates, its sampling strategy is checked against the classes before any training.
+    sampling = context.run.run_config.get("ops", {}).get("synthetic_samples", {}).get("config")
+    if sampling is not None:
+        check_sampling_strategy(dataset_split, SamplingConfig(**sampling))
     if not config.per_class:
         yield DynamicOutput(ALL_CLASSES, mapping_key="all_classes")
         return
@@ -93,11 +108,8 @@ def gan_generator(dataset_split):
 def synthetic_samples(context: AssetExecutionContext, config: SamplingConfig, dataset_split, gan_generator):
     """Exactly the samples each class needs to reach the balancing target, with provenance columns."""
     steps = steps_for(dataset_split)
+    check_sampling_strategy(dataset_split, config)
     synthetic = steps.generate(gan_generator, dataset_split, config)
-    if not any(synthetic.counts.values()):
-        raise ValueError(f"sampling_strategy {config.sampling_strategy!r} asks for no new rows: the train split's "
-                         f"class counts {steps.class_counts(dataset_split)} already meet its targets; choose a "
-                         "strategy that raises at least one class")
     context.log.info(f"generating {synthetic.counts} (class -> new samples)")
     context.add_output_metadata({"new_samples_per_class": synthetic.counts, "model_version": synthetic.model_version})
     return synthetic

@@ -151,9 +151,14 @@ def _loss_history(model) -> list[dict]:
     return model.loss_history
 
 
+def rows_to_generate(data: ImageSplit, config: SamplingConfig) -> dict[int, int]:
+    """New images per class index (zero included) that the sampling strategy asks of the train split."""
+    return samples_to_generate(dict(enumerate(np.bincount(data.train_labels, minlength=data.n_classes).tolist())),
+                               _strategy_by_index(config.parsed_strategy(), data.class_names))
+
+
 def generate(model, data: ImageSplit, config: SamplingConfig) -> SyntheticImages:
-    needed = samples_to_generate(dict(enumerate(np.bincount(data.train_labels, minlength=data.n_classes).tolist())),
-                                 _strategy_by_index(config.parsed_strategy(), data.class_names))
+    needed = rows_to_generate(data, config)
     wanted = {cls: n for cls, n in needed.items() if n > 0}
     chunks = list(model.sample(wanted, chunk_size=config.chunk_size, seed=config.seed)) if wanted else []
     height, width, channels = data.train_images.shape[1:]

@@ -103,8 +103,13 @@ def training_metadata(model: TabularGAN, data: TabularSplit) -> dict[str, Any]:
     }
 
 
+def rows_to_generate(data: TabularSplit, config: SamplingConfig) -> dict:
+    """New rows per class (zero included) that the sampling strategy asks of the train split."""
+    return samples_to_generate(data.class_counts(), config.parsed_strategy())
+
+
 def generate(model: TabularGAN, data: TabularSplit, config: SamplingConfig) -> SyntheticTable:
-    needed = samples_to_generate(data.class_counts(), config.parsed_strategy())
+    needed = rows_to_generate(data, config)
     wanted = {cls: n for cls, n in needed.items() if n > 0}
     return SyntheticTable(
         label_column=data.label_column,

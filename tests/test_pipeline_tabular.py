@@ -182,12 +182,18 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
     assert latest_publication(tmp_path / "published", "patients") is None
 
 
-@pytest.mark.slow
-def test_a_strategy_that_asks_for_no_rows_is_an_error_not_a_rejection(tmp_path, capsys, patients_csv):
-    code = main(["run", str(patients_csv), "--label", "outcome", "--epochs", "2", "--sampling-strategy", "0.05",
+@pytest.mark.parametrize("strategy, message", [
+    ("0.05", "sampling_strategy '0.05' asks for no new rows: the train split's class counts"),
+    ('{"cured": 100}', "sampling_strategy names class 'cured', which is not among the classes"),
+])
+def test_a_strategy_that_does_not_fit_the_classes_stops_the_run_before_training(tmp_path, capsys, patients_csv,
+                                                                                strategy, message):
+    code = main(["run", str(patients_csv), "--label", "outcome", "--epochs", "2", "--sampling-strategy", strategy,
                  "--out", str(tmp_path)])
+    err = capsys.readouterr().err
     assert code == 2
-    assert "sampling_strategy '0.05' asks for no new rows" in capsys.readouterr().err
+    assert message in err.strip().splitlines()[-1] and "plan_generator_training" in err
+    assert "trained all_classes" not in err
     assert not (tmp_path / "published").exists()
 
 
