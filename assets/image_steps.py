@@ -174,7 +174,10 @@ def _strategy_by_index(strategy, class_names: list[str]):
     if not isinstance(strategy, dict):
         return strategy
     index = {name: i for i, name in enumerate(class_names)}
-    return {index.get(str(name), name): count for name, count in strategy.items()}
+    unknown = [name for name in strategy if str(name) not in index]
+    if unknown:
+        raise ValueError(f"sampling_strategy names class(es) {unknown}, which are not among the classes {class_names}")
+    return {index[str(name)]: count for name, count in strategy.items()}
 
 
 _EXTRACTORS: dict[str, FeatureExtractor] = {}

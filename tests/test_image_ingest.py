@@ -269,3 +269,14 @@ def test_split_saves_and_loads_without_pickle(tmp_path):
         assert arrays["train_images"].dtype == np.uint8
     with pytest.raises(ValueError, match="split.npz does not exist"):
         ImageSplit.load(tmp_path)
+
+
+def test_a_sampling_strategy_names_image_classes_by_name():
+    from assets.image_steps import rows_to_generate
+    from pipelines.config import SamplingConfig
+
+    dataset = ImageDataset(tagged_images(200), np.repeat([0, 1, 2, 3], 50), list("abcd"), "test")
+    split = split_images(dataset, seed=5, train_caps={1: 10})
+    assert rows_to_generate(split, SamplingConfig(sampling_strategy='{"b": 25}')) == {0: 0, 1: 15, 2: 0, 3: 0}
+    with pytest.raises(ValueError, match=r"names class\(es\) \['e'\], which are not among the classes \['a', 'b'"):
+        rows_to_generate(split, SamplingConfig(sampling_strategy='{"e": 25}'))
