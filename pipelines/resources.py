@@ -9,6 +9,8 @@ from typing import Any, Iterator, Optional
 
 from dagster import ConfigurableResource
 
+from quality.publication import replace_text
+
 
 class SynthliftStorage(ConfigurableResource):
     """One storage root for every artefact, check result and publication.
@@ -36,9 +38,7 @@ class SynthliftStorage(ConfigurableResource):
     def write_check_result(self, partition: Optional[str], name: str, result: dict[str, Any]) -> None:
         folder = self.check_results_dir(partition)
         folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{name}.json.tmp"
-        temporary.write_text(json.dumps(result, indent=2, default=str))
-        temporary.replace(folder / f"{name}.json")
+        replace_text(folder / f"{name}.json", json.dumps(result, indent=2, default=str))
 
     @contextlib.contextmanager
     def check_results_lock(self, partition: Optional[str]) -> Iterator[None]:

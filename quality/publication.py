@@ -30,7 +30,7 @@ def publish_version(publish_root: Path, dataset_name: str, write: Callable[[Path
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _replace_text(dataset_dir / LATEST_POINTER, final.name + "\n")
+    replace_text(dataset_dir / LATEST_POINTER, final.name + "\n")
     return final
 
 
@@ -50,7 +50,7 @@ def record_rejection(publish_root: Path, dataset_name: str, card: dict[str, Any]
     folder = Path(publish_root) / dataset_name / "rejections"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run_id or datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.json"
-    _replace_text(path, json.dumps(card, indent=2, default=str))
+    replace_text(path, json.dumps(card, indent=2, default=str))
     return path
 
 
@@ -149,7 +149,8 @@ def _claim_next_version(dataset_dir: Path, staging: Path) -> Path:
         number += 1
 
 
-def _replace_text(path: Path, text: str) -> None:
+def replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: readers see the old file or the new one, never a partial one."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
