@@ -13,6 +13,7 @@ from assets.steps import steps_for
 from pipelines.config import PublishConfig, QualityThresholds
 from pipelines.partitions import dataset_asset_check
 from pipelines.resources import SynthliftStorage
+from pipelines.run_config import step_config
 from quality.decision import Decision, decide
 from quality.publication import record_rejection
 
@@ -48,7 +49,7 @@ def record_if_blocked(run, storage: SynthliftStorage, partition: str, split, syn
     checks = stored_checks(storage, partition, synthetic.model_version, run_id=run.run_id)
     if all(check.passed or not check.blocking for check in checks):
         return
-    publish = PublishConfig(**run.run_config.get("ops", {}).get("published_dataset", {}).get("config", {}))
+    publish = PublishConfig(**(step_config(run.run_config, "published_dataset") or {}))
     reference = "the hardest classic baseline" if publish.require_beat_baseline else "real_only"
     decision = decide(checks, None, min_lift=publish.min_lift, reference=reference,
                       expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS))

@@ -19,6 +19,7 @@ from gan_models.runtime import limit_cpu_threads
 from pipelines.config import GeneratorConfig, SamplingConfig
 from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
+from pipelines.run_config import step_config
 
 ALL_CLASSES = -1
 # The marker says "this step trains"; the dagster-k8s tag asks the Kubernetes executor for a GPU for
@@ -31,7 +32,7 @@ GPU_POOL = "gpu"  # deployments cap concurrent GPU steps with this pool (deploy/
 TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.EXPONENTIAL)
 
 
-def check_sampling_strategy(dataset_split, config: SamplingConfig) -> None:
+def check_strategy_fits_classes(dataset_split, config: SamplingConfig) -> None:
     """Raise ``ValueError`` if the strategy names a class the train split lacks, asks a class for fewer rows than it
     has, or asks for no new rows at all."""
     steps = steps_for(dataset_split)
@@ -45,9 +46,9 @@ def check_sampling_strategy(dataset_split, config: SamplingConfig) -> None:
 def plan_generator_training(context: OpExecutionContext, config: GeneratorConfig,
                             dataset_split) -> Iterator[DynamicOutput]:
     # When this run also generates, its sampling strategy is checked against the classes before any training.
-    sampling = context.run.run_config.get("ops", {}).get("synthetic_samples", {}).get("config")
+    sampling = step_config(context.run.run_config, "synthetic_samples")
     if sampling is not None:
-        check_sampling_strategy(dataset_split, SamplingConfig(**sampling))
+        check_strategy_fits_classes(dataset_split, SamplingConfig(**sampling))
     if not config.per_class:
         yield DynamicOutput(ALL_CLASSES, mapping_key="all_classes")
         return
@@ -108,7 +109,7 @@ def gan_generator(dataset_split):
 def synthetic_samples(context: AssetExecutionContext, config: SamplingConfig, dataset_split, gan_generator):
     """Exactly the samples each class needs to reach the balancing target, with provenance columns."""
     steps = steps_for(dataset_split)
-    check_sampling_strategy(dataset_split, config)
+    check_strategy_fits_classes(dataset_split, config)
     synthetic = steps.generate(gan_generator, dataset_split, config)
     context.log.info(f"generating {synthetic.counts} (class -> new samples)")
     context.add_output_metadata({"new_samples_per_class": synthetic.counts, "model_version": synthetic.model_version})

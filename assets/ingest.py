@@ -24,9 +24,11 @@ def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: 
     config = resolved_dataset_config(config, context.partition_key, catalog)
     steps = steps_for_source(config.source)
     dataset = steps.load(config, name=context.partition_key)
-    for warning in steps.input_warnings(dataset):
+    warnings = steps.input_warnings(dataset)
+    for warning in warnings:
         context.log.warning(f"{config.source}: {warning}")
-    context.add_output_metadata(steps.dataset_metadata(dataset))
+    context.add_output_metadata({**steps.dataset_metadata(dataset),
+                                 "warnings": MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none")})
     return dataset
 
 

@@ -36,7 +36,6 @@ def dataset_metadata(dataset: TabularDataset) -> dict[str, Any]:
         "rows": len(dataset.frame),
         "columns": MetadataValue.json([str(c) for c in dataset.frame.columns]),
         "class_counts": MetadataValue.md(markdown_table(["class", "rows"], [[c, n] for c, n in counts.items()])),
-        "warnings": MetadataValue.md("\n".join(f"- {w}" for w in input_warnings(dataset)) or "none"),
     }
 
 

@@ -25,11 +25,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from pipelines.run_config import MAX_SEED, augmentation_run_config
-from quality.sources import IMAGE_BUILTINS, modality_of
+from quality.sources import IMAGE_BUILTINS, MAX_NAME_LENGTH, modality_of
 from quality.tabular_ingest import BUILTIN_TABLES
 
 BUILTIN_SOURCES = (*BUILTIN_TABLES, *IMAGE_BUILTINS)
-NAME_PATTERN = r"[a-z0-9][a-z0-9_\-]{0,62}"
+NAME_PATTERN = rf"[a-z0-9][a-z0-9_\-]{{0,{MAX_NAME_LENGTH - 1}}}"
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 NAMED_SAMPLING_STRATEGIES = ("auto", "not majority", "all", "minority")
 HASH_BLOCK_BYTES = 1 << 20

@@ -47,3 +47,8 @@ def augmentation_run_config(
 
 def _given(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
+
+
+def step_config(run_config: dict[str, Any], step: str) -> Optional[dict[str, Any]]:
+    """The config a run gives the step (op or asset) ``step``; None when the run config has none for it."""
+    return run_config.get("ops", {}).get(step, {}).get("config")

@@ -14,6 +14,7 @@ from dagster import DagsterInstance, materialize
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_resources
 from pipelines.partitions import DATASETS
 from pipelines.resources import SynthliftStorage
+from quality.publication import rejection_path
 
 
 DAGSTER_CONSOLE_LOGGER = "dagster"  # the name Dagster gives its console logger
@@ -54,7 +55,7 @@ def run_augmentation(
             raise RunFailed(_failed_checks(result))
         # a blocking check on the samples failed, so Dagster skipped the lift and the publication; the checks
         # recorded why
-        record = storage.publish_root / dataset / "rejections" / f"{result.run_id}.json"
+        record = rejection_path(storage.publish_root, dataset, result.run_id)
         if not record.exists():
             raise RunFailed(_failed_checks(result))
     return summarise(json.loads(record.read_text()), None)

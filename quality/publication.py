@@ -47,11 +47,16 @@ def record_rejection(publish_root: Path, dataset_name: str, card: dict[str, Any]
     With ``run_id`` the record is ``<run_id>.json``, so a later step of the same run can rewrite it with
     more evidence; without, it is named by the time.
     """
-    folder = Path(publish_root) / dataset_name / "rejections"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{run_id or datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.json"
+    key = run_id or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = rejection_path(publish_root, dataset_name, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
     replace_text(path, json.dumps(card, indent=2, default=str))
     return path
+
+
+def rejection_path(publish_root: Path, dataset_name: str, key: str) -> Path:
+    """Where the rejection record named ``key`` (a run id, or a time stamp) of a dataset lives."""
+    return Path(publish_root) / dataset_name / "rejections" / f"{key}.json"
 
 
 def write_data_card(directory: Path, card: dict[str, Any]) -> None:

@@ -277,14 +277,23 @@ def _check_cell_types(values: pd.Series, column, where: str) -> None:
         )
 
 
+def _text_among_numbers(values: pd.Series) -> Optional[tuple[pd.Series, pd.Series]]:
+    """A text column's filled cells and those of them that are not numbers; None for any other column (a
+    declared category may mix numbers and names)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_string_dtype(values):
+        return None
+    present = values.dropna()
+    return present, present[pd.to_numeric(present, errors="coerce").isna()]
+
+
 def _missing_markers(values: pd.Series) -> list[str]:
     """The ``MISSING_MARKERS`` of a text column whose other cells are all numbers; [] for any other column."""
-    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_string_dtype(values):
-        return []  # a declared category may mix numbers and names
-    present = values.dropna()
+    cells = _text_among_numbers(values)
+    if cells is None:
+        return []
+    present, text = cells
     if present.map(lambda value: isinstance(value, (bool, np.bool_))).any():
         return []
-    text = present[pd.to_numeric(present, errors="coerce").isna()]
     found = sorted({str(value).strip() for value in text})
     if len(text) == len(present) or not set(map(str.lower, found)) <= MISSING_MARKERS:
         return []  # no numbers at all, or text other than missing-value markers: a category
@@ -295,11 +304,10 @@ def input_warnings(frame: pd.DataFrame, label_column: str) -> list[str]:
     """What a valid table may hold by mistake: text columns of numbers with a few other text cells."""
     warnings = []
     for column in frame.columns:
-        if column == label_column or isinstance(frame[column].dtype, pd.CategoricalDtype) \
-                or not pd.api.types.is_string_dtype(frame[column]):
+        cells = _text_among_numbers(frame[column]) if column != label_column else None
+        if cells is None:
             continue
-        present = frame[column].dropna()
-        text = present[pd.to_numeric(present, errors="coerce").isna()]
+        present, text = cells
         distinct = sorted({str(value) for value in text})
         if 0 < len(text) <= MAX_STRAY_TEXT_SHARE * len(present) and len(distinct) <= MAX_STRAY_TEXT_VALUES:
             warnings.append(
