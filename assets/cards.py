@@ -18,6 +18,13 @@ def stored_checks(storage: SynthliftStorage, partition, model_version: str, run_
             if stored.get("model_version") == model_version and (not run_id or stored.get("run_id") == run_id)]
 
 
+def checks_for_publication(storage: SynthliftStorage, partition, model_version: str, run_id: str) -> list[CheckResult]:
+    """This run's check results for the model version; when the run checked nothing (the publication was
+    materialized on its own), the latest results recorded for that model version by earlier runs."""
+    return (stored_checks(storage, partition, model_version, run_id=run_id)
+            or stored_checks(storage, partition, model_version))
+
+
 def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:
     """The part of a data card every outcome has: what was augmented, how, and what was decided."""
     steps = steps_for(split)

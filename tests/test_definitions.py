@@ -15,9 +15,15 @@ def test_definitions_load_with_the_whole_asset_graph():
     assert defs.resolve_job_def("augmentation_job") is not None
 
 
-def test_validity_diversity_and_privacy_block_and_fidelity_is_reported():
+SAMPLE_CHECKS = ("validity_check", "diversity_check", "privacy_check", "fidelity_check")
+
+
+def test_the_lift_and_the_publication_wait_for_every_check_of_the_samples():
     graph = defs.resolve_asset_graph()
     checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
-    assert {"validity_check", "diversity_check", "privacy_check", "fidelity_check"} <= set(checks)
-    assert all(checks[name].blocking for name in ("validity_check", "diversity_check", "privacy_check"))
-    assert not checks["fidelity_check"].blocking
+    assert set(SAMPLE_CHECKS) <= set(checks)
+    assert all(checks[name].blocking for name in SAMPLE_CHECKS)
+    dependencies = defs.resolve_job_def("augmentation_job").graph.dependency_structure
+    for step in ("lift_report", "published_dataset"):
+        upstream = {output.node.name for output in dependencies.all_upstream_outputs_from_node(step)}
+        assert {f"synthetic_samples_{name}" for name in SAMPLE_CHECKS} <= upstream, step

@@ -182,6 +182,22 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
     assert latest_publication(tmp_path / "published", "patients") is None
 
 
+@pytest.mark.slow
+def test_a_failed_fidelity_check_is_reported_and_stops_nothing(tmp_path, patients_csv, any_min_lift):
+    from pipelines.cli import build_parser, run_config_from_args
+    from pipelines.runner import run_augmentation
+
+    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", *FAST, "--min-lift", "-1"])
+    config = run_config_from_args(args)
+    config["resources"] = {"thresholds": {"config": {"max_c2st_auc": 0.0}}}  # fidelity cannot pass
+    outcome = run_augmentation(config, tmp_path, "patients")
+    fidelity = next(c for c in outcome["checks"] if c["name"] == "fidelity")
+    assert not fidelity["passed"] and not fidelity["blocking"]
+    assert outcome["decision"] == "published", outcome["reasons"]
+    card = json.loads((tmp_path / "published" / "patients" / "v0001" / "data_card.json").read_text())
+    assert next(c for c in card["checks"] if c["name"] == "fidelity") == fidelity
+
+
 @pytest.mark.parametrize("strategy, message", [
     ("0.05", "sampling_strategy '0.05' asks for no new rows: the train split's class counts"),
     ('{"cured": 100}', "sampling_strategy names class 'cured', which is not among the classes"),

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from assets.cards import checks_for_publication
 from assets.checks import record_if_blocked
 from pipelines.resources import SynthliftStorage
 from quality.tabular_ingest import load_table, split_table
@@ -50,3 +51,15 @@ def test_the_record_states_the_runs_own_gate(tmp_path, split):
     record_if_blocked(run, storage, "bc", split, SimpleNamespace(model_version="mv", counts={}))
     gate = _record(storage, "run_c")["gate"]
     assert gate["min_lift"] == 0.05 and gate["reference"] == "the hardest classic baseline"
+
+
+def test_a_publication_reads_its_own_runs_checks_and_falls_back_only_when_its_run_checked_nothing(tmp_path):
+    storage = SynthliftStorage(root=str(tmp_path))
+    storage.write_check_result("bc", "fidelity", _result("fidelity", False, "run_a", blocking=False))
+    storage.write_check_result("bc", "privacy", _result("privacy", True, "run_b"))
+    own = checks_for_publication(storage, "bc", "mv", run_id="run_b")
+    assert [(c.name, c.details) for c in own] == [("privacy", "privacy of run_b")]
+    # a run that materializes the publication alone judges the latest results recorded for the model
+    alone = checks_for_publication(storage, "bc", "mv", run_id="run_c")
+    assert {c.name for c in alone} == {"fidelity", "privacy"}
+    assert checks_for_publication(storage, "bc", "another_model", run_id="run_c") == []
