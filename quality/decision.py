@@ -54,8 +54,9 @@ def decide(
     if lift_report is None:
         reasons.append("no lift was measured")
     else:
-        if lift_report.evaluated_on == "holdout":
-            raise ValueError("the publish decision must not be taken on the holdout split")
+        if lift_report.evaluated_on != "validation":
+            raise ValueError("the publish decision is taken on the validation split only, not on the "
+                             f"{lift_report.evaluated_on!r} split (the holdout split never decides)")
         estimate = lift_report.lift(method, reference, metric)
         gate.update(estimate.to_dict(), evaluated_on=lift_report.evaluated_on, confidence=lift_report.confidence)
         summary = (

@@ -40,9 +40,10 @@ def test_rejects_when_an_expected_check_did_not_run():
     assert not decision.published and "'privacy' did not run" in decision.reasons[0]
 
 
-def test_the_holdout_split_never_decides():
-    with pytest.raises(ValueError, match="holdout"):
-        decide(PASSING, _report(0.05, evaluated_on="holdout"))
+@pytest.mark.parametrize("split", ["holdout", "test", "train"])
+def test_only_the_validation_split_decides(split):
+    with pytest.raises(ValueError, match=f"validation split only, not on the '{split}' split"):
+        decide(PASSING, _report(0.05, evaluated_on=split))
 
 
 def test_a_lift_over_fewer_than_five_seeds_never_publishes():
