@@ -210,6 +210,8 @@ def run_check(name: str, data: ImageSplit, synthetic: SyntheticImages, threshold
                                                   min_spread_ratio=thresholds.min_spread_ratio)
     if name == "privacy":
         return image_checks.image_privacy_check(extractor, data.train_images, data.validation_images, synthetic.images,
+                                                validation_labels=data.validation_labels,
+                                                synthetic_labels=synthetic.labels,
                                                 quantile=thresholds.privacy_quantile,
                                                 max_close_fraction=thresholds.max_close_fraction)
     raise KeyError(f"no image check named {name!r}")
@@ -228,15 +230,17 @@ def _grid_from_arrays(data: ImageSplit, synthetic: SyntheticImages) -> np.ndarra
 
 
 def measure_lift(data: ImageSplit, synthetic: SyntheticImages, config: LiftConfig, log: Callable) -> LiftResult:
-    results = {}
-    for part in ("validation", "holdout"):
+    results, classic_reference = {}, None
+    for part in ("validation", "holdout"):  # the holdout report takes the baseline chosen on validation
         log(f"training the downstream CNN over seeds {config.seeds} ({config.image_epochs} epochs), "
             f"evaluating on the {part} split")
         results[part] = image_lift_report(
             data.train_images, data.train_labels, synthetic.images, synthetic.labels,
             getattr(data, f"{part}_images"), getattr(data, f"{part}_labels"),
             seeds=tuple(config.seeds), epochs=config.image_epochs, evaluated_on=part, n_boot=config.n_boot,
+            classic_reference=classic_reference,
         )
+        classic_reference = results[part][1]["best_classic_baseline"]
     decision_report, decision_extras = results["validation"]
     final_report, final_extras = results["holdout"]
     return LiftResult(

@@ -76,6 +76,20 @@ def test_lift_runs_end_to_end_and_no_classifier_sees_an_evaluation_image(small_t
     assert extra["augmentation_pipeline"]["transform"]["__class_fullname__"] == "Compose"
 
 
+def test_a_classic_reference_chosen_elsewhere_is_the_one_reported(small_task):
+    split, eval_images, eval_labels = small_task
+    synthetic_images, synthetic_labels = stand_in_synthetic(split)
+    args = (split.train_images, split.train_labels, synthetic_images, synthetic_labels, eval_images, eval_labels)
+    methods = ("real_only", "real+oversampling", "real+classic", "real+synthetic")
+    with pytest.raises(ValueError, match=r"'real\+classic\+oversampling' is not among the classic baselines"):
+        image_lift_report(*args, methods=methods, classic_reference="real+classic+oversampling")
+    for reference in ("real+oversampling", "real+classic"):
+        report, extra = image_lift_report(*args, seeds=(0,), epochs=1, n_boot=50, device="cpu", methods=methods,
+                                          evaluated_on="holdout", classic_reference=reference)
+        assert extra["best_classic_baseline"] == reference and extra["best_classic_chosen_on"] == "another split"
+        assert report.lift("real+synthetic", reference, "balanced_accuracy") is not None
+
+
 def test_empty_synthetic_set_skips_the_synthetic_methods(small_task):
     split, eval_images, eval_labels = small_task
     report, extra = image_lift_report(

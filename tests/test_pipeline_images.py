@@ -40,6 +40,9 @@ def test_digits_run_reports_every_image_check_and_both_baselines(tmp_path, capsy
     assert (version / "sample_grid.png").exists()
     card = json.loads((version / "data_card.json").read_text())
     assert card["baselines"]["classic_augmentation"]["transform"]  # albumentations pipeline serialised
+    chosen = card["baselines"]["classic_baseline"]  # on validation; the holdout report measures the same one
+    assert card["baselines"]["holdout"]["best_classic_baseline"] == chosen
+    assert any(l["reference"] == chosen for l in card["lift"]["final"]["lifts"])
 
 
 @pytest.mark.slow
