@@ -11,6 +11,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from quality.baselines import class_mix_weights, close_fraction_bound, weighted_quantile
 from quality.image_features import FeatureExtractor
 from quality.results import CheckResult
 
@@ -342,6 +343,9 @@ def image_privacy_check(
     train_images: np.ndarray,
     validation_images: np.ndarray,
     synthetic_images: np.ndarray,
+    *,
+    validation_labels: np.ndarray,
+    synthetic_labels: np.ndarray,
     quantile: float = 0.05,
     max_close_fraction: float = 0.1,
 ) -> CheckResult:
@@ -349,10 +353,12 @@ def image_privacy_check(
 
     The distance to the closest train image (DCR) of each synthetic image is compared, in pixel space
     and in feature space, with the same distance for real validation images (images the model never
-    saw). A synthetic image is a near-copy when its DCR is below the ``quantile`` of that baseline; the
-    check fails when near-copies exceed ``max_close_fraction`` in either space, or when any synthetic
-    image is pixel-identical to a train image. Real unseen images land below the quantile about
-    ``quantile`` of the time, so the default tolerates that and no more than about twice it.
+    saw), reweighted to the synthetic class mix: a minority class's images sit farther from train, so a
+    baseline of mostly majority images would let near-copies of minority images through. A synthetic image
+    is a near-copy when its DCR is below the ``quantile`` of that baseline; the check fails when near-copies
+    exceed ``max_close_fraction`` in either space (more where the baseline has too few images to fix its
+    quantile: :func:`quality.baselines.close_fraction_bound`), or when any synthetic image is pixel-identical
+    to a train image.
     """
     thresholds = {"quantile": quantile, "max_close_fraction": max_close_fraction, "max_exact_copies": 0}
     if len(validation_images) == 0:
@@ -366,12 +372,15 @@ def image_privacy_check(
         "feature": (extractor.embed(train_images), extractor.embed(validation_images),
                     extractor.embed(synthetic_images)),
     }
+    weights = class_mix_weights(validation_labels, synthetic_labels)
+    allowed = max(max_close_fraction, close_fraction_bound(len(synthetic_images), weights, quantile))
+    thresholds["max_close_fraction"] = allowed
     metrics: dict = {"n_synthetic": int(len(synthetic_images)), "exact_copies": exact_copies}
     problems = [f"{exact_copies} synthetic image(s) are pixel-identical copies of train images"] if exact_copies else []
     for space, (train, validation, synthetic) in spaces.items():
         baseline = nearest_distances(validation, train)
         dcr = nearest_distances(synthetic, train)
-        close_distance = float(np.quantile(baseline, quantile))
+        close_distance = weighted_quantile(baseline, weights, quantile)
         close_fraction = float((dcr < close_distance).mean())
         metrics[space] = {
             "close_fraction": close_fraction,
@@ -379,10 +388,10 @@ def image_privacy_check(
             "median_dcr": float(np.median(dcr)),
             "median_baseline_dcr": float(np.median(baseline)),
         }
-        if close_fraction > max_close_fraction:
+        if close_fraction > allowed:
             problems.append(
                 f"{close_fraction:.1%} of synthetic images are closer to a train image in {space} space than "
-                f"{quantile:.0%} of unseen validation images are (max {max_close_fraction:.0%})"
+                f"{quantile:.0%} of unseen validation images of their classes are (max {allowed:.0%})"
             )
     passed = not problems
     details = "; ".join(problems) if problems else (

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from quality.artifacts import PROVENANCE_COLUMNS
+from quality.baselines import class_mix_weights, close_fraction_bound, weighted_quantile
 from quality.gx_suite import expectation_suite_spec, is_numeric_column, run_suite
 from quality.results import CheckResult
 
@@ -24,6 +25,12 @@ C2ST_FOLDS = 5
 C2ST_TREES = 100
 WORST_COLUMNS_REPORTED = 3
 MAX_PROBLEMS_LISTED = 5
+# A synthetic row copies a train row when its values match to this relative precision: a memorised row comes
+# back through the GAN's float32 decoding with its last digits changed, so bit equality would miss it.
+COPY_RELATIVE_TOLERANCE = 1e-5
+# Synthetic rows closer to another of their class than this share of the real class's median
+# nearest-neighbour distance are near-duplicates.
+NEAR_DUPLICATE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -184,10 +191,14 @@ def diversity_check(
 ) -> CheckResult:
     """Blocking: fails on mode collapse.
 
-    Duplicate rate among synthetic rows must stay at most ``max_duplicate_rate`` (or the train
-    split's own duplicate rate, if higher: discrete tables repeat rows naturally), and in each class
-    the synthetic spread (mean per-feature standard deviation in the train-standardised space) must
-    be at least ``min_spread_ratio`` of the real class's spread.
+    The duplicate rate and the near-duplicate rate of the synthetic rows must each stay at most
+    ``max_duplicate_rate`` (or the train split's own rate, if higher: discrete tables repeat rows naturally),
+    and in each class the synthetic spread (mean per-feature standard deviation in the train-standardised
+    space) must be at least ``min_spread_ratio`` of the real class's spread. A near-duplicate lies closer to
+    another synthetic row of its class than ``NEAR_DUPLICATE_SHARE`` of the real class's median
+    nearest-neighbour distance; it is looked for within groups of as many synthetic rows as the class has real
+    ones, since more rows sit closer together. Spread alone misses a class collapsed onto a few far-apart
+    points.
     """
     columns = _train_columns(train, label_column, synthetic=synthetic)
     synthetic = synthetic[columns]
@@ -198,19 +209,30 @@ def diversity_check(
     allowed_duplicate_rate = max(max_duplicate_rate, train_duplicate_rate)
 
     spread_ratio, skipped = {}, []
+    near_duplicates, train_near_duplicates = [], []
     for cls in _ordered(synthetic[label_column].dropna().unique().tolist()):
         real_rows = encoding.transform(train[train[label_column] == cls])
         synthetic_rows = encoding.transform(synthetic[synthetic[label_column] == cls])
+        if len(real_rows) >= 2:
+            radius = NEAR_DUPLICATE_SHARE * float(np.median(_neighbour_distances(real_rows)))
+            train_near_duplicates.append(np.mean(_neighbour_distances(real_rows) < radius))
+            near_duplicates.extend(_grouped_neighbour_distances(synthetic_rows, len(real_rows)) < radius)
         real_spread = _spread(real_rows)
         if len(synthetic_rows) < 2 or len(real_rows) < 2 or real_spread == 0:
             skipped.append(cls)
             continue
         spread_ratio[cls] = _spread(synthetic_rows) / real_spread
 
+    near_duplicate_rate = float(np.mean(near_duplicates)) if near_duplicates else 0.0
+    train_near_duplicate_rate = float(np.mean(train_near_duplicates)) if train_near_duplicates else 0.0
+    allowed_near_duplicate_rate = max(max_duplicate_rate, train_near_duplicate_rate)
     collapsed = [cls for cls, ratio in spread_ratio.items() if ratio < min_spread_ratio]
     problems = []
     if duplicate_rate > allowed_duplicate_rate:
         problems.append(f"{duplicate_rate:.1%} of synthetic rows are duplicates (allowed {allowed_duplicate_rate:.1%})")
+    if near_duplicate_rate > allowed_near_duplicate_rate:
+        problems.append(f"{near_duplicate_rate:.1%} of synthetic rows are near-duplicates of another of their class "
+                        f"(allowed {allowed_near_duplicate_rate:.1%})")
     if collapsed:
         problems.append(
             "collapsed class(es): "
@@ -219,17 +241,21 @@ def diversity_check(
     metrics = {
         "duplicate_rate": duplicate_rate,
         "train_duplicate_rate": train_duplicate_rate,
+        "near_duplicate_rate": near_duplicate_rate,
+        "train_near_duplicate_rate": train_near_duplicate_rate,
         "min_spread_ratio": min(spread_ratio.values()) if spread_ratio else None,
         **{f"spread_ratio_class_{cls}": ratio for cls, ratio in spread_ratio.items()},
     }
-    threshold = {"max_duplicate_rate": allowed_duplicate_rate, "min_spread_ratio": min_spread_ratio}
+    threshold = {"max_duplicate_rate": allowed_duplicate_rate, "max_near_duplicate_rate": allowed_near_duplicate_rate,
+                 "min_spread_ratio": min_spread_ratio}
     per_class = ", ".join(f"{cls!r} {ratio:.2f}" for cls, ratio in spread_ratio.items()) or "none measurable"
     note = f"; too few rows to judge class(es) {skipped}" if skipped else ""
     if problems:
         details = "mode collapse: " + "; ".join(problems) + note
     else:
         details = (
-            f"duplicate rate {duplicate_rate:.1%} (allowed {allowed_duplicate_rate:.1%}); "
+            f"duplicate rate {duplicate_rate:.1%} (allowed {allowed_duplicate_rate:.1%}); near-duplicate rate "
+            f"{near_duplicate_rate:.1%} (allowed {allowed_near_duplicate_rate:.1%}); "
             f"synthetic/real spread per class: "
             f"{per_class} (min {min_spread_ratio}){note}"
         )
@@ -246,11 +272,14 @@ def privacy_check(
 ) -> CheckResult:
     """Blocking: synthetic rows must not copy or hug real train records.
 
-    Exact copies of a train row's features must be zero. Each synthetic row's distance to the
-    closest train record (DCR, in the train-standardised space, label excluded) is compared with
-    the validation->train DCRs: at most ``max_close_fraction`` of synthetic rows may lie closer than
-    the baseline's ``quantile``. The baseline is reweighted to the synthetic class mix, since a
-    class's rows sit closer together when it has more of them.
+    Copies of a train row's features must be zero: every value equal to the closest train record's, numbers
+    to ``COPY_RELATIVE_TOLERANCE``. Each synthetic row's distance to the closest train record (DCR, in the
+    train-standardised space, label excluded) is compared with the validation->train DCRs: at most
+    ``max_close_fraction`` of synthetic rows may lie closer than the baseline's ``quantile``. The baseline
+    is reweighted to the synthetic class mix, since a class's rows sit closer together when it has more of
+    them. A baseline of a few dozen rows fixes that quantile only roughly, so the allowance is raised to
+    what rows as far from train as unseen real rows would exceed by chance
+    (:func:`quality.baselines.close_fraction_bound`).
     """
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
@@ -264,12 +293,13 @@ def privacy_check(
         return CheckResult("privacy", True, True, {"n_synthetic": 0}, threshold, "no synthetic rows: nothing can leak")
 
     encoding = fit_train_encoding(train, features)
-    train_keys = _row_keys(train, features, encoding.numeric)
-    exact_copies = int(np.isin(_row_keys(synthetic, features, encoding.numeric), train_keys).sum())
-    synthetic_dcr, validation_dcr = _closest_train_distances(encoding, train, synthetic, validation)
-    weights = _class_mix_weights(validation[label_column], synthetic[label_column])
-    dcr_threshold = _weighted_quantile(validation_dcr, weights, quantile)
+    (synthetic_dcr, nearest), (validation_dcr, _) = _closest_train_rows(encoding, train, synthetic, validation)
+    exact_copies = int(_copies(synthetic, train.iloc[nearest], encoding).sum())
+    weights = class_mix_weights(validation[label_column], synthetic[label_column])
+    dcr_threshold = weighted_quantile(validation_dcr, weights, quantile)
     close_fraction = float(np.mean(synthetic_dcr < dcr_threshold))
+    max_close_fraction = max(max_close_fraction, close_fraction_bound(len(synthetic), weights, quantile))
+    threshold["max_close_fraction"] = max_close_fraction
 
     metrics = {
         "n_synthetic": int(len(synthetic)),
@@ -281,7 +311,7 @@ def privacy_check(
     }
     problems = []
     if exact_copies:
-        problems.append(f"{exact_copies} synthetic row(s) copy a real train record exactly")
+        problems.append(f"{exact_copies} synthetic row(s) copy a real train record")
     if close_fraction > max_close_fraction:
         problems.append(
             f"{close_fraction:.1%} of synthetic rows lie closer to a train record than the {quantile:.0%} quantile "
@@ -333,7 +363,7 @@ def _row_keys(frame: pd.DataFrame, columns: list[str], numeric: list[str]) -> np
     ``numeric`` names the columns that are numeric in train."""
     normalised = pd.DataFrame(
         {
-            name: pd.to_numeric(frame[name], errors="coerce").astype(float) if name in numeric
+            name: pd.to_numeric(frame[name], errors="coerce").astype(float) + 0.0 if name in numeric  # -0.0 is 0.0
             else _category_strings(frame[name])
             for name in columns
         },
@@ -488,29 +518,44 @@ def _spread(rows: np.ndarray) -> float:
     return float(np.mean(np.std(rows, axis=0, ddof=1)))
 
 
-def _closest_train_distances(encoding: TrainEncoding, train: pd.DataFrame, *queries: pd.DataFrame) -> list[np.ndarray]:
+def _neighbour_distances(rows: np.ndarray) -> np.ndarray:
+    """Each row's distance to its nearest other row (at least two rows)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    return NearestNeighbors(n_neighbors=2).fit(rows).kneighbors(rows)[0][:, 1]
+
+
+def _grouped_neighbour_distances(rows: np.ndarray, group_size: int, seed: int = 0) -> np.ndarray:
+    """Nearest-neighbour distances within random groups of about ``group_size`` rows (one group if fewer)."""
+    if len(rows) < 2:
+        return np.empty(0)
+    shuffled = rows[np.random.default_rng(seed).permutation(len(rows))]
+    groups = np.array_split(shuffled, max(1, len(rows) // max(group_size, 2)))
+    return np.concatenate([_neighbour_distances(group) for group in groups])
+
+
+def _closest_train_rows(
+    encoding: TrainEncoding, train: pd.DataFrame, *queries: pd.DataFrame
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each query frame: every row's distance to its closest train row, and that row's position."""
     from sklearn.neighbors import NearestNeighbors
 
     index = NearestNeighbors(n_neighbors=1).fit(encoding.transform(train))
-    return [index.kneighbors(encoding.transform(query))[0][:, 0] for query in queries]
+    found = [index.kneighbors(encoding.transform(query)) for query in queries]
+    return [(distances[:, 0], positions[:, 0]) for distances, positions in found]
 
 
-def _class_mix_weights(baseline_labels: pd.Series, target_labels: pd.Series) -> np.ndarray:
-    """Row weights that give the baseline rows the target's class mix (uniform if no class is shared)."""
-    baseline_counts = baseline_labels.value_counts()
-    target_share = target_labels.value_counts(normalize=True)
-    shared = [cls for cls in target_share.index if cls in baseline_counts.index]
-    if not shared:
-        return np.ones(len(baseline_labels))
-    per_class = {cls: target_share[cls] / baseline_counts[cls] for cls in shared}
-    return baseline_labels.map(per_class).fillna(0.0).to_numpy(dtype=float)
+def _copies(synthetic: pd.DataFrame, closest: pd.DataFrame, encoding: TrainEncoding) -> np.ndarray:
+    """Per synthetic row: does it hold the same values as its closest train row (``closest``, row for row)?"""
+    same = np.ones(len(synthetic), dtype=bool)
+    if encoding.numeric:
+        ours, theirs = _numeric_values(synthetic, encoding.numeric), _numeric_values(closest, encoding.numeric)
+        same &= np.isclose(ours, theirs, rtol=COPY_RELATIVE_TOLERANCE, atol=0.0, equal_nan=True).all(axis=1)
+    for name in encoding.categories:
+        same &= _category_strings(synthetic[name]).to_numpy() == _category_strings(closest[name]).to_numpy()
+    return same
 
 
-def _weighted_quantile(values: np.ndarray, weights: np.ndarray, quantile: float) -> float:
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    position = np.searchsorted(cumulative, quantile * cumulative[-1], side="left")
-    return float(values[order][min(position, len(values) - 1)])
 
 
 def _describe_failed_expectation(entry: dict) -> str:

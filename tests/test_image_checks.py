@@ -14,7 +14,7 @@ from quality.image_checks import (
     precision_recall_density_coverage,
 )
 from quality.image_features import FeatureExtractor, train_feature_extractor
-from quality.image_ingest import load_digits_builtin, split_images
+from quality.image_ingest import load_digits_builtin, load_medmnist_npz, split_images
 
 
 @pytest.fixture(scope="module")
@@ -168,21 +168,26 @@ def test_diversity_passes_real_images_and_fails_mode_collapse(digits_split, extr
 
 def test_privacy_passes_unseen_real_images_and_fails_copies(digits_split, extractor):
     split = digits_split
-    unseen = image_privacy_check(extractor, split.train_images, split.validation_images, split.holdout_images)
+    labels = {"validation_labels": split.validation_labels}
+    unseen = image_privacy_check(extractor, split.train_images, split.validation_images, split.holdout_images,
+                                 synthetic_labels=split.holdout_labels, **labels)
     assert unseen.passed and unseen.blocking, unseen.details
     assert unseen.metrics["exact_copies"] == 0
 
-    copies = image_privacy_check(extractor, split.train_images, split.validation_images, split.train_images[:50])
+    copies = image_privacy_check(extractor, split.train_images, split.validation_images, split.train_images[:50],
+                                 synthetic_labels=split.train_labels[:50], **labels)
     assert not copies.passed and copies.metrics["exact_copies"] == 50
 
     rng = np.random.default_rng(0)
     jittered = np.clip(split.train_images[:50].astype(int) + rng.choice([-1, 1], size=(50, 8, 8, 1)), 0, 255)
-    near = image_privacy_check(extractor, split.train_images, split.validation_images, jittered.astype(np.uint8))
+    near = image_privacy_check(extractor, split.train_images, split.validation_images, jittered.astype(np.uint8),
+                               synthetic_labels=split.train_labels[:50], **labels)
     assert not near.passed and near.metrics["exact_copies"] == 0
     assert near.metrics["pixel"]["close_fraction"] > 0.9
 
     one_copy = np.concatenate([split.holdout_images, split.train_images[:1]])
-    leaked = image_privacy_check(extractor, split.train_images, split.validation_images, one_copy)
+    leaked = image_privacy_check(extractor, split.train_images, split.validation_images, one_copy,
+                                 synthetic_labels=np.r_[split.holdout_labels, split.train_labels[:1]], **labels)
     assert not leaked.passed and leaked.metrics["exact_copies"] >= 1
 
 
@@ -197,7 +202,8 @@ def test_checks_only_embed_they_never_train_on_what_they_are_given(digits_split,
                          split.holdout_labels[two], validation_images=split.validation_images)
     image_diversity_check(extractor, split.train_images, split.train_labels, split.holdout_images[:100],
                           split.holdout_labels[:100])
-    image_privacy_check(extractor, split.train_images, split.validation_images, split.holdout_images[:100])
+    image_privacy_check(extractor, split.train_images, split.validation_images, split.holdout_images[:100],
+                        validation_labels=split.validation_labels, synthetic_labels=split.holdout_labels[:100])
 
 
 def test_empty_synthetic_sets_pass_with_a_reason(digits_split, extractor):
@@ -205,6 +211,24 @@ def test_empty_synthetic_sets_pass_with_a_reason(digits_split, extractor):
     for result in (
         image_fidelity_check(extractor, digits_split.train_images, digits_split.train_labels, empty, np.zeros(0, int)),
         image_diversity_check(extractor, digits_split.train_images, digits_split.train_labels, empty, np.zeros(0, int)),
-        image_privacy_check(extractor, digits_split.train_images, digits_split.validation_images, empty),
+        image_privacy_check(extractor, digits_split.train_images, digits_split.validation_images, empty,
+                            validation_labels=digits_split.validation_labels, synthetic_labels=np.zeros(0, int)),
     ):
         assert result.passed and "no synthetic images" in result.details
+
+
+def test_privacy_compares_minority_images_with_unseen_minority_images(breastmnist_path):
+    """Minority ultrasound images sit farther from train than the pooled validation images: against the
+    pooled baseline, near-copies of them (Gaussian noise of 3 grey levels) passed."""
+    split = split_images(load_medmnist_npz(breastmnist_path), seed=0)
+    extractor = train_feature_extractor(split.train_images, split.train_labels, seed=0, epochs=1, n_classes=2)
+    minority = split.train_images[split.train_labels == 0]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(minority + rng.normal(0, 3, minority.shape), 0, 255).astype(np.uint8)
+    result = image_privacy_check(extractor, split.train_images, split.validation_images, noisy,
+                                 validation_labels=split.validation_labels, synthetic_labels=np.zeros(len(noisy), int))
+    assert not result.passed and result.metrics["pixel"]["close_fraction"] > 0.9
+    unseen = split.holdout_labels == 0
+    honest = image_privacy_check(extractor, split.train_images, split.validation_images, split.holdout_images[unseen],
+                                 validation_labels=split.validation_labels, synthetic_labels=split.holdout_labels[unseen])
+    assert honest.passed, honest.details

@@ -168,10 +168,10 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
 
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "5"])
     config = run_config_from_args(args)
-    config["resources"] = {"thresholds": {"config": {"max_close_fraction": -1.0}}}  # privacy cannot pass
+    config["resources"] = {"thresholds": {"config": {"min_spread_ratio": 100.0}}}  # diversity cannot pass
     outcome = run_augmentation(config, tmp_path, "patients")
     assert outcome["decision"] == "rejected" and outcome["output"] is None
-    assert any("blocking check 'privacy' failed" in reason for reason in outcome["reasons"])
+    assert any("blocking check 'diversity' failed" in reason for reason in outcome["reasons"])
     assert any("lift was not measured" in reason for reason in outcome["reasons"])
     records = list((tmp_path / "published" / "patients" / "rejections").glob("*.json"))
     assert len(records) == 1  # one record per run, rewritten by each check
