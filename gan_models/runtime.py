@@ -25,6 +25,26 @@ def select_device(preference: str = "auto") -> torch.device:
     return device
 
 
+def device_if_available(preference: str) -> torch.device:
+    """The device ``preference`` names when this machine has it, and the CPU otherwise.
+
+    For loading a saved model to sample from: the device it was trained with is a hint, so a model trained
+    on a GPU loads on a CPU-only machine. Training keeps ``select_device``'s strictness.
+    """
+    if preference == "auto":
+        return select_device("auto")
+    device = torch.device(preference)
+    if device.type == "cuda" and not _has_cuda_device(device):
+        return torch.device("cpu")
+    return device
+
+
+def _has_cuda_device(device: torch.device) -> bool:
+    if not torch.cuda.is_available():
+        return False
+    return device.index is None or device.index < torch.cuda.device_count()
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch, and return a torch generator on the CPU.
 

@@ -4,6 +4,7 @@ about behaviour (shapes, counts, reproducibility, resumption), not image quality
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,32 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(breast_subset, t
     assert ImageGAN(config).fit(images, labels, checkpoint_dir=tmp_path).steps_done == config.steps
     with pytest.raises(ValueError, match="base_channels"):
         ImageGAN(tiny_config(checkpoint_every=2, base_channels=16)).fit(images, labels, checkpoint_dir=tmp_path)
+
+
+def one_pixel_changed(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    changed = images.copy()
+    changed[0, 0, 0] ^= 1
+    return changed, labels
+
+
+def two_labels_swapped(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    changed = labels.copy()
+    first_0, first_1 = np.flatnonzero(labels == 0)[0], np.flatnonzero(labels == 1)[0]
+    changed[[first_0, first_1]] = changed[[first_1, first_0]]
+    return images, changed
+
+
+@pytest.mark.parametrize("change", [one_pixel_changed, two_labels_swapped])
+def test_resuming_with_other_images_of_the_same_shape_is_refused(breast_subset, tmp_path, change):
+    images, labels = breast_subset
+    config = tiny_config(steps=2, batch_size=8, checkpoint_every=1)
+    finished = ImageGAN(config).fit(images, labels, checkpoint_dir=tmp_path)
+    changed_images, changed_labels = change(images, labels)
+    refusal = f"checkpoint in {re.escape(str(tmp_path))} was written for other training data"
+    with pytest.raises(ValueError, match=refusal):
+        ImageGAN(config).fit(changed_images, changed_labels, checkpoint_dir=tmp_path)
+    again = ImageGAN(config).fit(images, labels, checkpoint_dir=tmp_path)  # the same data still resumes
+    assert again.steps_done == 2 and again.loss_history == finished.loss_history
 
 
 def test_per_class_models_combine_behind_the_same_api(breast_subset, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from gan_models.checkpoint import load_checkpoint, save_checkpoint
+from gan_models.tabular.encoder import MAX_MIXTURE_ROWS
 from gan_models.tabular.networks import Discriminator, OutputActivation
 from gan_models.tabular.trainer import _gradient_penalty
 from gan_models.tabular import (
@@ -121,6 +123,18 @@ def test_encoder_keeps_outliers_far_from_every_mode():
     encoder = TabularEncoder().fit(table, [])
     decoded = encoder.inverse_transform(encoder.transform(table))
     np.testing.assert_allclose(decoded["x"], values, atol=1e-4)
+
+
+def test_encoder_round_trips_rare_values_its_mixture_subsample_left_out():
+    # Past MAX_MIXTURE_ROWS the modes are fitted on a subsample; values between the two tight modes are
+    # rare enough that some miss it, yet they too must encode without clipping.
+    rng = np.random.default_rng(0)
+    values = rng.permutation(np.r_[rng.normal(0, 0.1, 3000), rng.normal(10, 0.1, 3000), np.linspace(2.0, 8.0, 25)])
+    assert len(values) > MAX_MIXTURE_ROWS
+    table = pd.DataFrame({"x": values})
+    encoder = TabularEncoder().fit(table, [])
+    decoded = encoder.inverse_transform(encoder.transform(table))
+    np.testing.assert_allclose(decoded["x"], values, rtol=0, atol=1e-5)  # alpha is float32
 
 
 @pytest.mark.parametrize(
@@ -387,8 +401,32 @@ def test_interrupted_fit_resumes_to_the_same_steps_and_weights(tmp_path):
 def test_resuming_from_a_checkpoint_of_another_config_is_refused(tmp_path):
     table = mixed_table(n=80)
     TabularGAN(tiny_config(epochs=1, checkpoint_every=1)).fit(table, "label", checkpoint_dir=tmp_path)
-    with pytest.raises(ValueError, match="another config or table"):
+    with pytest.raises(ValueError, match=r"another config \(\['epochs'\] differ\); delete it"):
         TabularGAN(tiny_config(epochs=2, checkpoint_every=1)).fit(table, "label", checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda table: mixed_table(n=len(table), seed=5), id="other rows of the same shape"),
+        pytest.param(lambda table: table.assign(city=table["city"].mask(table.index < 5, "berlin")), id="new category"),
+        pytest.param(lambda table: table.assign(ratio=table["ratio"] + np.float32(0.01)), id="one column shifted"),
+    ],
+)
+def test_resuming_with_other_data_of_the_same_shape_is_refused(tmp_path, change):
+    table = mixed_table(n=40)
+    config = tiny_config(epochs=1, batch_size=20, checkpoint_every=1)
+    finished = TabularGAN(config).fit(table, "label", checkpoint_dir=tmp_path)
+    changed = change(table)
+    assert changed.shape == table.shape and list(changed.columns) == list(table.columns)
+    refusal = f"checkpoint in {re.escape(str(tmp_path))} was written for other training data"
+    for _ in range(2):  # a retry gets the same clear refusal, not an encoder error
+        with pytest.raises(ValueError, match=refusal):
+            TabularGAN(config).fit(changed, "label", checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="other training data"):  # the same table with other discrete columns
+        TabularGAN(config).fit(table, "label", discrete_columns=["age", "city"], checkpoint_dir=tmp_path)
+    again = TabularGAN(config).fit(table, "label", checkpoint_dir=tmp_path)
+    assert again.training_info["resumed_from_step"] == finished.training_info["steps"]
 
 
 def test_generator_learns_what_distinguishes_the_classes():

@@ -20,14 +20,24 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from gan_models.checkpoint import load_checkpoint, read_saved_model, save_checkpoint
+from gan_models.checkpoint import (
+    check_same_data,
+    checkpoint_mismatch,
+    data_fingerprint,
+    load_checkpoint,
+    load_saved_weights,
+    parse_saved_config,
+    read_saved_model,
+    save_checkpoint,
+)
 from gan_models.image.architectures import ARCHITECTURES, build_architecture, resolution_plan
 from gan_models.image.diffaugment import diff_augment, parse_policy
 from gan_models.image.losses import LOSSES, get_loss
-from gan_models.runtime import autocast, seed_everything, select_device
+from gan_models.runtime import autocast, device_if_available, seed_everything, select_device
 
 Progress = Callable[[int, int, dict], None]
 
+CHECKPOINT_KIND = "image_gan"
 # Config fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "device", "log_every")
 
@@ -216,8 +226,9 @@ class ImageGAN:
 
         With ``checkpoint_dir``, an existing checkpoint there is resumed (ending at the same total
         step count) and, when ``config.checkpoint_every > 0``, a new one is written that often and
-        at the end. ``progress(step, total, {"generator_loss", "discriminator_loss"})`` is called
-        every ``config.log_every`` steps.
+        at the end; one written for another config, other images or labels, or by the tabular GAN is
+        refused with a ValueError. ``progress(step, total, {"generator_loss", "discriminator_loss"})``
+        is called every ``config.log_every`` steps.
         """
         images, labels, n_classes = _validated_training_data(images, labels, n_classes)
         return self._fit(images, labels, list(range(n_classes)), progress, checkpoint_dir)
@@ -240,9 +251,12 @@ class ImageGAN:
         optimizers = self._make_optimizers()
         pending = _empty_loss_sums(self.device)
 
-        checkpoint = load_checkpoint(Path(checkpoint_dir)) if checkpoint_dir is not None else None
+        fingerprint = checkpoint = None
+        if checkpoint_dir is not None:
+            fingerprint = _training_data_fingerprint(images, labels, self.classes)
+            checkpoint = load_checkpoint(Path(checkpoint_dir), CHECKPOINT_KIND)
         if checkpoint is not None:
-            pending = self._restore(checkpoint, optimizers, rng)
+            pending = self._restore(checkpoint, optimizers, rng, Path(checkpoint_dir), fingerprint)
 
         real_images = torch.from_numpy(images).to(self.device)  # uint8 stays uint8 on the device
         sampler = BalancedBatchSampler(labels, self.n_classes)
@@ -263,13 +277,13 @@ class ImageGAN:
                 record = self._record_losses(pending)
                 pending = _empty_loss_sums(self.device)
             if self._checkpoint_due(checkpoint_dir):
-                self._save_checkpoint(checkpoint_dir, optimizers, rng, pending)
+                self._save_checkpoint(checkpoint_dir, optimizers, rng, pending, fingerprint)
             if record is not None and progress is not None:
                 progress(self.steps_done, config.steps, record)
 
         self.train_seconds += time.perf_counter() - started
         if checkpoint_dir is not None and config.checkpoint_every > 0:
-            self._save_checkpoint(checkpoint_dir, optimizers, rng, pending)
+            self._save_checkpoint(checkpoint_dir, optimizers, rng, pending, fingerprint)
         return self
 
     def _build_networks(self) -> None:
@@ -356,11 +370,14 @@ class ImageGAN:
         every = self.config.checkpoint_every
         return checkpoint_dir is not None and every > 0 and self.steps_done % every == 0
 
-    def _save_checkpoint(self, checkpoint_dir: Path, optimizers: dict, rng: torch.Generator, loss_sums: dict) -> None:
+    def _save_checkpoint(
+        self, checkpoint_dir: Path, optimizers: dict, rng: torch.Generator, loss_sums: dict, fingerprint: str
+    ) -> None:
         save_checkpoint(
             Path(checkpoint_dir),
             {
-                "kind": "image_gan",
+                "kind": CHECKPOINT_KIND,
+                "data_fingerprint": fingerprint,
                 "config": self.config.to_dict(),
                 "meta": {"image_size": self.image_size, "channels": self.channels, "classes": self.classes},
                 "step": self.steps_done,
@@ -376,7 +393,9 @@ class ImageGAN:
             },
         )
 
-    def _restore(self, checkpoint: dict, optimizers: dict, rng: torch.Generator) -> dict:
+    def _restore(
+        self, checkpoint: dict, optimizers: dict, rng: torch.Generator, directory: Path, fingerprint: str
+    ) -> dict:
         saved_config = checkpoint["config"]
         current_config = self.config.to_dict()
         changed = sorted(
@@ -384,15 +403,11 @@ class ImageGAN:
             if name not in RESUMABLE_CHANGES and saved_config.get(name) != current_config[name]
         )
         if changed:
-            raise ValueError(
-                f"the checkpoint was written with a different config ({changed} differ); "
-                "use a fresh checkpoint_dir or the same config"
-            )
+            raise checkpoint_mismatch(directory, f"with a different config ({changed} differ)")
         expected = {"image_size": self.image_size, "channels": self.channels, "classes": self.classes}
         if checkpoint["meta"] != expected:
-            raise ValueError(
-                f"the checkpoint was trained on data shaped {checkpoint['meta']}, but this data is {expected}"
-            )
+            raise checkpoint_mismatch(directory, f"for data shaped {checkpoint['meta']}, but this data is {expected}")
+        check_same_data(checkpoint, fingerprint, directory)
         self.generator.load_state_dict(checkpoint["generator"])
         self.discriminator.load_state_dict(checkpoint["discriminator"])
         self.generator_ema.load_state_dict(checkpoint["generator_ema"])
@@ -475,16 +490,21 @@ class ImageGAN:
 
     @classmethod
     def load(cls, directory: Path, device: str | None = None) -> "ImageGAN":
-        """Rebuild a saved model from its state_dicts (``weights_only=True``, no pickled modules)."""
+        """Rebuild a saved model from its state_dicts (``weights_only=True``, no pickled modules).
+
+        ``device`` must be available here; without it the device the model was saved with is used when
+        this machine has it, and the CPU otherwise.
+        """
         directory = Path(directory)
         config_values, meta = read_saved_model(
             directory, "ImageGAN", ("config.json", "meta.json", "generator_ema.pt", "generator.pt", "discriminator.pt")
         )
-        config = ImageGANConfig.from_dict(config_values)
+        config = parse_saved_config(directory, "ImageGAN", config_values, ImageGANConfig.from_dict)
         if device is not None:
             config.device = device
         model = cls(config)
-        model.device = select_device(config.device)
+        # Only a device asked for here must exist; the saved one is where the model was trained.
+        model.device = select_device(device) if device is not None else device_if_available(config.device)
         model.image_size, model.channels = meta["image_size"], meta["channels"]
         model.classes = [int(c) for c in meta["classes"]]
         model.n_classes = len(model.classes)
@@ -496,8 +516,16 @@ class ImageGAN:
             ("generator", model.generator),
             ("discriminator", model.discriminator),
         ):
-            network.load_state_dict(torch.load(directory / f"{name}.pt", map_location=model.device, weights_only=True))
+            load_saved_weights(directory, "ImageGAN", f"{name}.pt", network, model.device)
         return model
+
+
+def _training_data_fingerprint(images: np.ndarray, labels: np.ndarray, classes: Sequence[int]) -> str:
+    """Content fingerprint of the images, their labels and the classes the labels stand for (a checkpoint
+    resumes only the same)."""
+    layout = repr((images.shape, str(images.dtype), labels.shape, str(labels.dtype), list(classes)))
+    contents = [memoryview(np.ascontiguousarray(array)) for array in (images, labels)]
+    return data_fingerprint([layout, *contents])
 
 
 def _validated_class_counts(class_counts: Mapping[int, int], classes: Sequence[int], chunk_size: int) -> dict[int, int]:

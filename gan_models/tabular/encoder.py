@@ -79,7 +79,7 @@ class TabularEncoder:
         samples = {c: _mixture_sample(c, values[c], rng) for c in continuous}
         modes = dict(zip(continuous, _fit_modes([samples[c] for c in continuous], self.max_modes)))
         self._columns = [
-            _continuous_state(column, frame[column], values[column], samples[column][0], modes[column])
+            _continuous_state(column, frame[column], values[column], modes[column])
             if column in samples else _fit_discrete(column, frame[column])
             for column in frame.columns
         ]
@@ -197,10 +197,11 @@ def _mixture_sample(column: Any, values: np.ndarray, rng: np.random.Generator) -
     return observed, int(rng.integers(2**31 - 1))
 
 
-def _continuous_state(column: Any, series: pd.Series, values: np.ndarray, observed: np.ndarray, modes: tuple) -> dict:
-    """``values``: the column as floats (NaN where missing); ``observed``: what its mixture was fitted on."""
+def _continuous_state(column: Any, series: pd.Series, values: np.ndarray, modes: tuple) -> dict:
+    """``values``: the column as floats (NaN where missing)."""
     means, stds, weights = modes
-    stds = _widened_to_cover(np.asarray(means), np.asarray(stds), np.r_[observed, np.nanmin(values), np.nanmax(values)])
+    # Every value, not only the mixture's subsample: a rare value the subsample missed must not be clipped.
+    stds = _widened_to_cover(np.asarray(means), np.asarray(stds), values[~np.isnan(values)])
     return {
         "name": column,
         "kind": "continuous",

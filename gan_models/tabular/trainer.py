@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterator, Mapping, NamedTuple, Sequence
 
@@ -46,14 +46,25 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from gan_models.checkpoint import load_checkpoint, read_saved_model, save_checkpoint
-from gan_models.runtime import autocast, seed_everything, select_device
+from gan_models.checkpoint import (
+    check_same_data,
+    checkpoint_mismatch,
+    data_fingerprint,
+    load_checkpoint,
+    load_saved_weights,
+    parse_saved_config,
+    read_saved_json,
+    read_saved_model,
+    save_checkpoint,
+)
+from gan_models.runtime import autocast, device_if_available, seed_everything, select_device
 from gan_models.tabular.encoder import TabularEncoder, is_continuous_dtype
 from gan_models.tabular.moments import ClassMomentLoss
 from gan_models.tabular.networks import Discriminator, Generator, LabelClassifier, OutputActivation
 from gan_models.tabular.sampler import ConditionBatch, ConditionSpace, TrainingSampler
 
 PROGRESS_EVERY = 5
+CHECKPOINT_KIND = "tabular_gan"
 # Five times the GAN's rate: the auxiliary classifier must know the classes within the first few dozen
 # of a small table's few hundred steps to be of use to the generator.
 CLASSIFIER_LR = 1e-3
@@ -104,6 +115,10 @@ class TabularGANConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TabularGANConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known, key=str)
+        if unknown:
+            raise ValueError(f"tabular GAN config has unknown field(s) {unknown}; known fields: {sorted(known)}")
         return cls(**dict(values))
 
 
@@ -150,6 +165,7 @@ class _Run:
     classifier: LabelClassifier | None = None
     classifier_optimizer: torch.optim.Optimizer | None = None
     moments: ClassMomentLoss | None = None
+    data_fingerprint: str | None = None  # of the training table; set when checkpointing
 
 
 class TabularGAN:
@@ -184,19 +200,25 @@ class TabularGAN:
         ``discrete_columns`` defaults to the non-numeric and boolean columns plus the label.
         ``progress(step, total_steps, {"generator_loss", "discriminator_loss"})`` is called every few
         steps. With ``checkpoint_dir``, a checkpoint found there is resumed from (the run then ends at
-        the same total step count), and one is written every ``config.checkpoint_every`` steps.
+        the same total step count), and one is written every ``config.checkpoint_every`` steps. A
+        checkpoint written for another config, for other data (content, discrete columns or label) or
+        by the image GAN is refused with a ValueError.
         """
         started = time.perf_counter()
         discrete = _validated_fit_inputs(train, label_column, discrete_columns)
         self.device = select_device(self.config.device)
         seed_everything(self.config.seed)
-        checkpoint = load_checkpoint(Path(checkpoint_dir)) if checkpoint_dir is not None else None
+        fingerprint = checkpoint = None
+        if checkpoint_dir is not None:
+            fingerprint = _table_fingerprint(train, discrete, label_column)
+            checkpoint = load_checkpoint(Path(checkpoint_dir), CHECKPOINT_KIND)
         if checkpoint is not None:
-            _check_checkpoint_matches(checkpoint, self.config, train, label_column, checkpoint_dir)
+            _check_checkpoint_matches(checkpoint, self.config, fingerprint, checkpoint_dir)
             encoder = TabularEncoder.from_state(checkpoint["encoder"])
         else:
             encoder = TabularEncoder(self.config.max_modes, self.config.seed).fit(train, discrete)
         run = self._prepare_run(encoder, encoder.transform(train), label_column)
+        run.data_fingerprint = fingerprint
         if checkpoint is not None:
             _restore_checkpoint(checkpoint, self.generator, run, self.device)
         resumed_from = run.progress.step
@@ -386,6 +408,8 @@ class TabularGAN:
         save_checkpoint(
             directory,
             {
+                "kind": CHECKPOINT_KIND,
+                "data_fingerprint": run.data_fingerprint,
                 "config": self.config.to_dict(),
                 "rows": len(run.data),
                 "label_column": self.label_column,
@@ -480,20 +504,25 @@ class TabularGAN:
 
     @classmethod
     def load(cls, directory: Path, device: str | None = None) -> "TabularGAN":
-        """Restore a model written by ``save`` for sampling (``device`` overrides the saved preference)."""
+        """Restore a model written by ``save`` for sampling.
+
+        ``device`` must be available here; without it the device the model was saved with is used when
+        this machine has it, and the CPU otherwise. A folder whose files cannot be used is refused with
+        a ValueError.
+        """
         directory = Path(directory)
         config_values, meta = read_saved_model(
             directory, "TabularGAN", ("generator.pt", "config.json", "encoder.json", "meta.json")
         )
-        config = TabularGANConfig.from_dict(config_values)
+        config = parse_saved_config(directory, "TabularGAN", config_values, TabularGANConfig.from_dict)
         if device is not None:
             config.device = device
         model = cls(config)
-        model.device = select_device(config.device)
-        encoder = TabularEncoder.from_state(json.loads((directory / "encoder.json").read_text()))
+        # Only a device asked for here must exist; the saved one is where the model was trained.
+        model.device = select_device(device) if device is not None else device_if_available(config.device)
+        encoder = TabularEncoder.from_state(read_saved_json(directory, "encoder.json", "TabularGAN"))
         model._build_model(encoder, meta["label_column"], ConditionSpace.from_state(meta["condition_space"]))
-        weights = torch.load(directory / "generator.pt", map_location=model.device, weights_only=True)
-        model.generator.load_state_dict(weights)
+        load_saved_weights(directory, "TabularGAN", "generator.pt", model.generator, model.device)
         model.generator.eval()
         model.loss_history = meta["loss_history"]
         model.training_info = meta["training_info"]
@@ -550,15 +579,20 @@ def _gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: to
     return ((norms - 1) ** 2).mean()
 
 
-def _check_checkpoint_matches(checkpoint: dict, config, train: pd.DataFrame, label_column, directory) -> None:
-    written_for = (checkpoint["config"], checkpoint["rows"], checkpoint["label_column"],
-                   [c["name"] for c in checkpoint["encoder"]["columns"]])
-    current = (config.to_dict(), len(train), label_column, list(train.columns))
-    if written_for != current:
-        raise ValueError(
-            f"the checkpoint in {directory} was written for another config or table (config, row count, "
-            "label column or columns differ); delete it or pass another checkpoint_dir"
-        )
+def _table_fingerprint(train: pd.DataFrame, discrete: Sequence[Hashable], label_column: Hashable) -> str:
+    """Content fingerprint of what a fit learns from: the table's values, column names and dtypes, which
+    columns are discrete and which is the label (a checkpoint resumes only the same)."""
+    layout = repr((list(zip(train.columns, map(repr, train.dtypes))), sorted(map(repr, discrete)), label_column))
+    row_hashes = pd.util.hash_pandas_object(train, index=False).to_numpy()
+    return data_fingerprint([layout, row_hashes.tobytes()])
+
+
+def _check_checkpoint_matches(checkpoint: dict, config: TabularGANConfig, fingerprint: str, directory: Path) -> None:
+    saved, current = checkpoint["config"], config.to_dict()
+    changed = sorted(name for name in saved.keys() | current.keys() if saved.get(name) != current.get(name))
+    if changed:
+        raise checkpoint_mismatch(directory, f"for another config ({changed} differ)")
+    check_same_data(checkpoint, fingerprint, directory)
 
 
 def _restore_checkpoint(checkpoint: dict, generator: Generator, run: _Run, device: torch.device) -> None:
