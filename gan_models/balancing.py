@@ -65,6 +65,8 @@ def _validated_dict_targets(
             raise ValueError(
                 f"sampling_strategy names class {key!r}, which is not among the classes {sorted(by_text)}"
             )
+        if cls in resolved:
+            raise ValueError(f"sampling_strategy names class {cls!r} twice (as {key!r} and as another key)")
         if int(target) < class_counts[cls]:
             raise ValueError(
                 f"sampling_strategy asks class {key!r} for a total of {target} rows but it already has "

@@ -35,3 +35,8 @@ def test_dict_targets_total_counts_and_accepts_labels_as_text():
 def test_bad_strategies_are_named(strategy, message):
     with pytest.raises(ValueError, match=message):
         samples_to_generate(COUNTS, strategy)
+
+
+def test_a_strategy_naming_one_class_twice_is_refused():
+    with pytest.raises(ValueError, match="names class 1 twice"):
+        samples_to_generate({0: 200, 1: 20}, {1: 200, "1": 150})

@@ -205,6 +205,12 @@ def test_sample_rejects_unknown_class_and_negative_counts(trained):
         trained.sample({5: 3})
     with pytest.raises(ValueError, match="class_counts"):
         trained.sample({0: -1})
+    with pytest.raises(ValueError, match="names class 1 twice"):
+        trained.sample({1: 5, "1": 5})
+    with pytest.raises(ValueError, match="class 1.7"):
+        trained.sample({1.7: 5})
+    with pytest.raises(ValueError, match=r"class_counts\[0\] must be a non-negative integer"):
+        trained.sample({0: 2.5})
     assert collect([(np.zeros((0, 28, 28, 1), np.uint8), np.zeros(0, np.int64))])[0].shape[0] == 0
     assert list(trained.sample({0: 0})) == []
 

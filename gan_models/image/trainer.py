@@ -532,15 +532,27 @@ def _validated_class_counts(class_counts: Mapping[int, int], classes: Sequence[i
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     counts: dict[int, int] = {}
-    for cls, count in dict(class_counts).items():
-        if int(cls) not in classes:
+    for key, count in dict(class_counts).items():
+        cls = _class_index(key)
+        if cls not in classes:
             raise ValueError(
-                f"class_counts names class {cls!r}, which this model was not trained on; classes: {list(classes)}"
+                f"class_counts names class {key!r}, which this model was not trained on; classes: {list(classes)}"
             )
-        if int(count) != count or count < 0:
-            raise ValueError(f"class_counts[{cls!r}] must be a non-negative integer, got {count!r}")
-        counts[int(cls)] = int(count)
+        if cls in counts:
+            raise ValueError(f"class_counts names class {cls} twice (as {key!r} and as another key)")
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"class_counts[{key!r}] must be a non-negative integer, got {count!r}")
+        counts[cls] = int(count)
     return counts
+
+
+def _class_index(key: Any) -> int | None:
+    """A class given as an integer or as the text of one ("1"); None for anything else (1.7, "one", True)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return int(key)
+    if isinstance(key, str) and key.strip().lstrip("-").isdigit():
+        return int(key)
+    return None
 
 
 # --------------------------------------------------------------------------- one generator per class
