@@ -293,8 +293,11 @@ def privacy_check(
         return CheckResult("privacy", True, True, {"n_synthetic": 0}, threshold, "no synthetic rows: nothing can leak")
 
     encoding = fit_train_encoding(train, features)
-    (synthetic_dcr, nearest), (validation_dcr, _) = _closest_train_rows(encoding, train, synthetic, validation)
+    (synthetic_dcr, nearest), (validation_dcr, validation_nearest) = _closest_train_rows(
+        encoding, train, synthetic, validation
+    )
     exact_copies = int(_copies(synthetic, train.iloc[nearest], encoding).sum())
+    validation_copy_rate = float(_copies(validation, train.iloc[validation_nearest], encoding).mean())
     weights = class_mix_weights(validation[label_column], synthetic[label_column])
     dcr_threshold = weighted_quantile(validation_dcr, weights, quantile)
     close_fraction = float(np.mean(synthetic_dcr < dcr_threshold))
@@ -304,6 +307,7 @@ def privacy_check(
     metrics = {
         "n_synthetic": int(len(synthetic)),
         "exact_copies": exact_copies,
+        "validation_copy_rate": validation_copy_rate,
         "close_fraction": close_fraction,
         "dcr_threshold": dcr_threshold,
         "median_dcr_synthetic": float(np.median(synthetic_dcr)),
@@ -311,7 +315,9 @@ def privacy_check(
     }
     problems = []
     if exact_copies:
-        problems.append(f"{exact_copies} synthetic row(s) copy a real train record")
+        context = (f" (so do {validation_copy_rate:.0%} of the real validation rows: on a table this discrete, "
+                   "rows that repeat a train record cannot be told apart from copies)") if validation_copy_rate else ""
+        problems.append(f"{exact_copies} synthetic row(s) copy a real train record{context}")
     if close_fraction > max_close_fraction:
         problems.append(
             f"{close_fraction:.1%} of synthetic rows lie closer to a train record than the {quantile:.0%} quantile "

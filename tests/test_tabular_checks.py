@@ -264,6 +264,23 @@ def test_privacy_counts_copies_changed_in_their_last_digits(splits, good):
     assert result.metrics["exact_copies"] == 3 and not result.passed
 
 
+def test_a_copy_on_a_discrete_table_says_how_often_unseen_real_rows_repeat_train_ones():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(0, 2, 300), "b": rng.choice(["x", "y"], 300),
+                          "label": rng.choice(["p", "q"], 300)})
+    train, validation = frame.iloc[:200], frame.iloc[200:]
+    result = privacy_check(train, validation, train.head(10), "label")
+    assert not result.passed and result.metrics["validation_copy_rate"] == 1.0
+    assert "so do 100% of the real validation rows" in result.details
+    assert privacy_check(*_continuous_pair(), "label").metrics["validation_copy_rate"] == 0.0
+
+
+def _continuous_pair() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    frames = [pd.DataFrame({"x": rng.normal(size=n), "label": rng.choice(["p", "q"], n)}) for n in (100, 50, 30)]
+    return frames[0], frames[1], frames[2]
+
+
 def test_negative_zero_is_zero_for_duplicates():
     frame = pd.DataFrame({"x": [0.0, -0.0, 1.0], "label": ["a", "a", "a"]})
     assert _duplicate_rate(frame, ["x", "label"], ["x"]) == pytest.approx(1 / 3)
