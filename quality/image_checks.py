@@ -11,7 +11,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from quality.baselines import class_mix_weights, close_fraction_bound, weighted_quantile
+from quality.baselines import class_mix_weights, close_fraction_allowance, weighted_quantile
 from quality.image_features import FeatureExtractor
 from quality.results import CheckResult
 
@@ -357,7 +357,7 @@ def image_privacy_check(
     baseline of mostly majority images would let near-copies of minority images through. A synthetic image
     is a near-copy when its DCR is below the ``quantile`` of that baseline; the check fails when near-copies
     exceed ``max_close_fraction`` in either space (more where the baseline has too few images to fix its
-    quantile: :func:`quality.baselines.close_fraction_bound`), or when any synthetic image is pixel-identical
+    quantile: :func:`quality.baselines.close_fraction_allowance`), or when any synthetic image is pixel-identical
     to a train image.
     """
     thresholds = {"quantile": quantile, "max_close_fraction": max_close_fraction, "max_exact_copies": 0}
@@ -373,7 +373,7 @@ def image_privacy_check(
                     extractor.embed(synthetic_images)),
     }
     weights = class_mix_weights(validation_labels, synthetic_labels)
-    allowed = max(max_close_fraction, close_fraction_bound(len(synthetic_images), weights, quantile))
+    allowed = close_fraction_allowance(len(synthetic_images), weights, quantile, max_close_fraction)
     thresholds["max_close_fraction"] = allowed
     metrics: dict = {"n_synthetic": int(len(synthetic_images)), "exact_copies": exact_copies}
     problems = [f"{exact_copies} synthetic image(s) are pixel-identical copies of train images"] if exact_copies else []
