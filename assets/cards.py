@@ -19,10 +19,12 @@ def stored_checks(storage: SynthliftStorage, partition, model_version: str, run_
 
 
 def checks_for_publication(storage: SynthliftStorage, partition, model_version: str, run_id: str) -> list[CheckResult]:
-    """This run's check results for the model version; when the run checked nothing (the publication was
-    materialized on its own), the latest results recorded for that model version by earlier runs."""
-    return (stored_checks(storage, partition, model_version, run_id=run_id)
-            or stored_checks(storage, partition, model_version))
+    """The check results for the model version, each check's from this run when this run made it, else the
+    latest recorded by an earlier run (a publication materialized on its own, or a re-execution of a failed
+    run that re-ran only the failed checks)."""
+    own = stored_checks(storage, partition, model_version, run_id=run_id)
+    ran = {check.name for check in own}
+    return own + [check for check in stored_checks(storage, partition, model_version) if check.name not in ran]
 
 
 def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:

@@ -53,12 +53,13 @@ def test_the_record_states_the_runs_own_gate(tmp_path, split):
     assert gate["min_lift"] == 0.05 and gate["reference"] == "the hardest classic baseline"
 
 
-def test_a_publication_reads_its_own_runs_checks_and_falls_back_only_when_its_run_checked_nothing(tmp_path):
+def test_a_publication_reads_its_own_runs_checks_and_earlier_ones_only_for_checks_its_run_did_not_make(tmp_path):
     storage = SynthliftStorage(root=str(tmp_path))
     storage.write_check_result("bc", "fidelity", _result("fidelity", False, "run_a", blocking=False))
     storage.write_check_result("bc", "privacy", _result("privacy", True, "run_b"))
-    own = checks_for_publication(storage, "bc", "mv", run_id="run_b")
-    assert [(c.name, c.details) for c in own] == [("privacy", "privacy of run_b")]
+    # a re-execution (run_b) that re-ran only privacy keeps the fidelity result of the run before it
+    judged = checks_for_publication(storage, "bc", "mv", run_id="run_b")
+    assert [(c.name, c.details) for c in judged] == [("privacy", "privacy of run_b"), ("fidelity", "fidelity of run_a")]
     # a run that materializes the publication alone judges the latest results recorded for the model
     alone = checks_for_publication(storage, "bc", "mv", run_id="run_c")
     assert {c.name for c in alone} == {"fidelity", "privacy"}
