@@ -159,7 +159,7 @@ def run_benchmark(args: argparse.Namespace, log) -> dict[str, Any]:
         "checks": [check.to_dict() for check in checks],
         "decision": decision.to_dict(),
         "validation": {"report": validation.to_dict(), "extras": validation_extras},
-        "holdout": {"report_as_product_computes_it": holdout.to_dict(), "extras": holdout_extras,
+        "holdout": {"report_with_baseline_chosen_on_holdout": holdout.to_dict(), "extras": holdout_extras,
                     "best_classic_chosen_on_holdout": holdout_extras["best_classic_baseline"]},
         "final": {"report": final.to_dict(), "classic_baseline": classic, "classic_baseline_chosen_on": "validation"},
         "holdout_runs": [{"method": r.method, "seed": r.seed, "y_pred": r.y_pred.tolist(),

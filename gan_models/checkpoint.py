@@ -84,7 +84,9 @@ def data_fingerprint(parts: Iterable[bytes | memoryview | str]) -> str:
 def check_same_data(checkpoint: dict, fingerprint: str, directory: Path) -> None:
     """Refuse a checkpoint written for other training data: resuming would continue a model of the old
     data (or fail on a category the old encoding never saw)."""
-    if checkpoint.get("data_fingerprint") != fingerprint:
+    if "data_fingerprint" not in checkpoint:
+        raise checkpoint_mismatch(directory, "by an older version that did not record its training data")
+    if checkpoint["data_fingerprint"] != fingerprint:
         raise checkpoint_mismatch(directory, "for other training data (its content differs from this run's)")
 
 

@@ -151,3 +151,13 @@ def test_a_checkpoint_of_the_other_kind_of_model_is_refused_clearly(table, image
     save_checkpoint(tmp_path / "older", {"step": 3})
     with pytest.raises(ValueError, match=r"written by an older version \(no kind recorded\)"):
         TabularGAN(tabular_config(checkpoint_every=1)).fit(table, "y", checkpoint_dir=tmp_path / "older")
+
+
+def test_a_checkpoint_that_recorded_no_training_data_is_refused_as_older(tmp_path):
+    from gan_models.checkpoint import check_same_data
+
+    with pytest.raises(ValueError, match="older version that did not record its training data; delete it"):
+        check_same_data({"kind": "image_gan"}, "abc", tmp_path)
+    with pytest.raises(ValueError, match="for other training data"):
+        check_same_data({"kind": "image_gan", "data_fingerprint": "xyz"}, "abc", tmp_path)
+    check_same_data({"kind": "image_gan", "data_fingerprint": "abc"}, "abc", tmp_path)

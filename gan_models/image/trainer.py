@@ -550,7 +550,7 @@ def _class_index(key: Any) -> int | None:
     """A class given as an integer or as the text of one ("1"); None for anything else (1.7, "one", True)."""
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         return int(key)
-    if isinstance(key, str) and key.strip().lstrip("-").isdigit():
+    if isinstance(key, str) and key.strip().lstrip("-").isdecimal():
         return int(key)
     return None
 
