@@ -37,16 +37,26 @@ HASH_BLOCK_BYTES = 1 << 20
 OPTION_MODALITY = {"epochs": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image"}
 
 
+# The range of each quality threshold, for the catalog's overrides and the run config's resource alike.
+THRESHOLD_BOUNDS: dict[str, dict[str, float]] = {
+    "max_c2st_auc": {"ge": 0.5, "le": 1.0},
+    "max_duplicate_rate": {"ge": 0.0, "le": 1.0},
+    "min_spread_ratio": {"ge": 0.0},
+    "privacy_quantile": {"gt": 0.0, "lt": 1.0},
+    "max_close_fraction": {"ge": 0.0, "le": 1.0},
+}
+
+
 class Thresholds(BaseModel):
     """Overrides of ``pipelines.config.QualityThresholds`` (same field names; unset keeps its default)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    max_c2st_auc: Optional[float] = Field(default=None, ge=0.5, le=1.0)
-    max_duplicate_rate: Optional[float] = Field(default=None, ge=0.0, le=1.0)
-    min_spread_ratio: Optional[float] = Field(default=None, ge=0.0)
-    privacy_quantile: Optional[float] = Field(default=None, gt=0.0, lt=1.0)
-    max_close_fraction: Optional[float] = Field(default=None, ge=0.0, le=1.0)
+    max_c2st_auc: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["max_c2st_auc"])
+    max_duplicate_rate: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["max_duplicate_rate"])
+    min_spread_ratio: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["min_spread_ratio"])
+    privacy_quantile: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["privacy_quantile"])
+    max_close_fraction: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["max_close_fraction"])
 
 
 class TrainingBudget(BaseModel):

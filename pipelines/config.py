@@ -6,7 +6,7 @@ from typing import Optional, Union
 from dagster import Config, ConfigurableResource
 from pydantic import Field, field_validator
 
-from pipelines.catalog import check_min_lift
+from pipelines.catalog import THRESHOLD_BOUNDS, check_min_lift
 from pipelines.run_config import MAX_SEED
 
 SEED_FIELD = Field(default=0, ge=0, le=MAX_SEED)
@@ -96,11 +96,11 @@ class PublishConfig(Config):
 class QualityThresholds(ConfigurableResource):
     """Thresholds of the quality checks (constants here, never fitted to the holdout split)."""
 
-    max_c2st_auc: float = 0.9
-    max_duplicate_rate: float = 0.05
-    min_spread_ratio: float = 0.5
-    privacy_quantile: float = 0.05
-    max_close_fraction: float = 0.1
+    max_c2st_auc: float = Field(default=0.9, **THRESHOLD_BOUNDS["max_c2st_auc"])
+    max_duplicate_rate: float = Field(default=0.05, **THRESHOLD_BOUNDS["max_duplicate_rate"])
+    min_spread_ratio: float = Field(default=0.5, **THRESHOLD_BOUNDS["min_spread_ratio"])
+    privacy_quantile: float = Field(default=0.05, **THRESHOLD_BOUNDS["privacy_quantile"])
+    max_close_fraction: float = Field(default=0.1, **THRESHOLD_BOUNDS["max_close_fraction"])
 
 
 def parse_sampling_strategy(text: str) -> Union[str, float, dict]:

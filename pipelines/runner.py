@@ -44,7 +44,8 @@ def run_augmentation(
             partition_key=dataset,
             raise_on_error=False,
         )
-        errors = [event for event in result.all_events if event.is_step_failure and not _blocked_by_check(event)]
+        errors = [event for event in result.all_events
+                  if (event.is_step_failure and not _blocked_by_check(event)) or _resources_failed(event)]
         if errors:
             raise RunFailed(_user_message(errors[0]))
         materialized = _materialized(result)
@@ -123,9 +124,18 @@ def _blocked_by_check(event) -> bool:
     return event.step_failure_data.error.cls_name == "DagsterAssetCheckFailedError"
 
 
+def _resources_failed(event) -> bool:
+    """Resources (e.g. quality thresholds out of range) could not be built, so no step ran."""
+    return event.event_type_value == "RESOURCE_INIT_FAILURE"
+
+
 def _user_message(event) -> str:
-    """The innermost error of a failed step: the ValueError a loader raised, not Dagster's wrapper."""
-    error = event.step_failure_data.error
+    """The innermost error of a failed step or of the resources: the ValueError a loader raised, or the
+    field a resource refused, not Dagster's wrapper."""
+    error = event.step_failure_data.error if event.is_step_failure else event.event_specific_data.error
     while error.cause is not None:
         error = error.cause
-    return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+    lines = [line.strip() for line in error.message.strip().splitlines()]
+    if event.is_step_failure:
+        return f"{event.step_key}: {lines[-1]}"
+    return "the run's resources could not be built: " + " ".join(lines[:3])

@@ -182,6 +182,17 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
     assert latest_publication(tmp_path / "published", "patients") is None
 
 
+def test_a_threshold_out_of_range_stops_the_run_naming_the_field(tmp_path, patients_csv):
+    from pipelines.cli import build_parser, run_config_from_args
+    from pipelines.runner import RunFailed, run_augmentation
+
+    config = run_config_from_args(build_parser().parse_args(["run", str(patients_csv), "--label", "outcome"]))
+    config["resources"] = {"thresholds": {"config": {"max_close_fraction": -1.0}}}
+    with pytest.raises(RunFailed, match="resources could not be built.*max_close_fraction.*greater than or equal to 0"):
+        run_augmentation(config, tmp_path, "patients", tracebacks=False)
+    assert latest_publication(tmp_path / "published", "patients") is None
+
+
 @pytest.mark.slow
 def test_a_failed_fidelity_check_is_reported_and_stops_nothing(tmp_path, patients_csv, any_min_lift):
     from pipelines.cli import build_parser, run_config_from_args
@@ -189,7 +200,7 @@ def test_a_failed_fidelity_check_is_reported_and_stops_nothing(tmp_path, patient
 
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", *FAST, "--min-lift", "-1"])
     config = run_config_from_args(args)
-    config["resources"] = {"thresholds": {"config": {"max_c2st_auc": 0.0}}}  # fidelity cannot pass
+    config["resources"] = {"thresholds": {"config": {"max_c2st_auc": 0.5}}}  # only indistinguishable rows pass
     outcome = run_augmentation(config, tmp_path, "patients")
     fidelity = next(c for c in outcome["checks"] if c["name"] == "fidelity")
     assert not fidelity["passed"] and not fidelity["blocking"]
