@@ -11,20 +11,15 @@ from quality.results import CheckResult
 
 def stored_checks(storage: SynthliftStorage, partition, model_version: str, run_id: str = "") -> list[CheckResult]:
     """The check results recorded for exactly this model version (results of older models are ignored) and,
-    with ``run_id``, by that run only."""
+    with ``run_id``, by that run only.
+
+    Storage keeps the latest result of each check, so without ``run_id`` each check's result is this run's
+    when the run made it, and otherwise the one an earlier run made for the same model (a publication
+    materialized on its own, or a re-execution that re-ran only the failed steps)."""
     fields = CheckResult.__dataclass_fields__
     return [CheckResult(**{k: v for k, v in stored.items() if k in fields})
             for stored in storage.read_check_results(partition)
             if stored.get("model_version") == model_version and (not run_id or stored.get("run_id") == run_id)]
-
-
-def checks_for_publication(storage: SynthliftStorage, partition, model_version: str, run_id: str) -> list[CheckResult]:
-    """The check results for the model version, each check's from this run when this run made it, else the
-    latest recorded by an earlier run (a publication materialized on its own, or a re-execution of a failed
-    run that re-ran only the failed checks)."""
-    own = stored_checks(storage, partition, model_version, run_id=run_id)
-    ran = {check.name for check in own}
-    return own + [check for check in stored_checks(storage, partition, model_version) if check.name not in ran]
 
 
 def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:

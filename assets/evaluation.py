@@ -4,7 +4,7 @@ from typing import Any
 
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from assets.cards import card_header, checks_for_publication
+from assets.cards import card_header, stored_checks
 from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
 from assets.ingest import GROUP
 from assets.metadata import png_markdown
@@ -59,7 +59,7 @@ def published_dataset(
     passed for this model version and the lift's lower bound clears min_lift; otherwise the rejection
     is recorded and the last publication stays as it was."""
     steps = steps_for(dataset_split)
-    checks = checks_for_publication(storage, partition_of(context), synthetic_samples.model_version, context.run.run_id)
+    checks = stored_checks(storage, partition_of(context), synthetic_samples.model_version)
     reference = lift_report.extras["classic_baseline"] if config.require_beat_baseline else "real_only"
     decision = decide(
         checks,

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assets.cards import checks_for_publication
+from assets.cards import stored_checks
 from assets.checks import record_if_blocked
 from pipelines.resources import SynthliftStorage
 from quality.tabular_ingest import load_table, split_table
@@ -53,14 +53,12 @@ def test_the_record_states_the_runs_own_gate(tmp_path, split):
     assert gate["min_lift"] == 0.05 and gate["reference"] == "the hardest classic baseline"
 
 
-def test_a_publication_reads_its_own_runs_checks_and_earlier_ones_only_for_checks_its_run_did_not_make(tmp_path):
+def test_a_publication_judges_each_check_by_its_latest_result_for_the_model_whichever_run_made_it(tmp_path):
+    """A re-execution (run_b) that re-ran only privacy keeps the fidelity result of the run before it; a
+    publication materialized on its own reads the same results."""
     storage = SynthliftStorage(root=str(tmp_path))
     storage.write_check_result("bc", "fidelity", _result("fidelity", False, "run_a", blocking=False))
     storage.write_check_result("bc", "privacy", _result("privacy", True, "run_b"))
-    # a re-execution (run_b) that re-ran only privacy keeps the fidelity result of the run before it
-    judged = checks_for_publication(storage, "bc", "mv", run_id="run_b")
-    assert [(c.name, c.details) for c in judged] == [("privacy", "privacy of run_b"), ("fidelity", "fidelity of run_a")]
-    # a run that materializes the publication alone judges the latest results recorded for the model
-    alone = checks_for_publication(storage, "bc", "mv", run_id="run_c")
-    assert {c.name for c in alone} == {"fidelity", "privacy"}
-    assert checks_for_publication(storage, "bc", "another_model", run_id="run_c") == []
+    judged = stored_checks(storage, "bc", "mv")
+    assert [(c.name, c.details) for c in judged] == [("fidelity", "fidelity of run_a"), ("privacy", "privacy of run_b")]
+    assert stored_checks(storage, "bc", "another_model") == []
