@@ -25,15 +25,15 @@ def select_device(preference: str = "auto") -> torch.device:
     return device
 
 
-def device_if_available(preference: str) -> torch.device:
-    """The device ``preference`` names when this machine has it, and the CPU otherwise.
-
-    For loading a saved model to sample from: the device it was trained with is a hint, so a model trained
-    on a GPU loads on a CPU-only machine. Training keeps ``select_device``'s strictness.
-    """
-    if preference == "auto":
+def device_for_loading(saved: str, requested: str | None = None) -> torch.device:
+    """The device to load a saved model on: ``requested`` when given (it must exist here, as for training);
+    otherwise the ``saved`` preference when this machine has that device, and the CPU when it does not, so a
+    model trained on a GPU loads on a CPU-only machine."""
+    if requested is not None:
+        return select_device(requested)
+    if saved == "auto":
         return select_device("auto")
-    device = torch.device(preference)
+    device = torch.device(saved)
     if device.type == "cuda" and not _has_cuda_device(device):
         return torch.device("cpu")
     return device

@@ -13,7 +13,7 @@ import torch
 
 from gan_models.checkpoint import save_checkpoint
 from gan_models.image import ImageGAN, ImageGANConfig
-from gan_models.runtime import device_if_available, select_device
+from gan_models.runtime import device_for_loading, select_device
 from gan_models.tabular import TabularGAN, TabularGANConfig
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine loading a GPU model")
@@ -86,11 +86,13 @@ def test_an_image_model_trained_on_a_gpu_loads_and_samples_on_a_cpu(image_model,
 
 
 def test_a_saved_device_preference_is_a_hint_but_training_devices_are_strict():
-    assert device_if_available("cpu") == torch.device("cpu")
-    assert device_if_available("auto") == select_device("auto")
-    assert device_if_available(f"cuda:{torch.cuda.device_count()}") == torch.device("cpu")  # no such GPU here
+    assert device_for_loading("cpu") == torch.device("cpu")
+    assert device_for_loading("auto") == select_device("auto")
+    assert device_for_loading(f"cuda:{torch.cuda.device_count()}") == torch.device("cpu")  # no such GPU here
     if not torch.cuda.is_available():
-        assert device_if_available("cuda") == torch.device("cpu")
+        assert device_for_loading("cuda") == torch.device("cpu")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            device_for_loading("cpu", requested="cuda")
         with pytest.raises(ValueError, match="CUDA is not available"):
             select_device("cuda")
 

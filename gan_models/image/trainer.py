@@ -33,7 +33,7 @@ from gan_models.checkpoint import (
 from gan_models.image.architectures import ARCHITECTURES, build_architecture, resolution_plan
 from gan_models.image.diffaugment import diff_augment, parse_policy
 from gan_models.image.losses import LOSSES, get_loss
-from gan_models.runtime import autocast, device_if_available, seed_everything, select_device
+from gan_models.runtime import autocast, device_for_loading, seed_everything, select_device
 
 Progress = Callable[[int, int, dict], None]
 
@@ -503,8 +503,7 @@ class ImageGAN:
         if device is not None:
             config.device = device
         model = cls(config)
-        # Only a device asked for here must exist; the saved one is where the model was trained.
-        model.device = select_device(device) if device is not None else device_if_available(config.device)
+        model.device = device_for_loading(config.device, requested=device)
         model.image_size, model.channels = meta["image_size"], meta["channels"]
         model.classes = [int(c) for c in meta["classes"]]
         model.n_classes = len(model.classes)

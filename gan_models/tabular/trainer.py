@@ -57,7 +57,7 @@ from gan_models.checkpoint import (
     read_saved_model,
     save_checkpoint,
 )
-from gan_models.runtime import autocast, device_if_available, seed_everything, select_device
+from gan_models.runtime import autocast, device_for_loading, seed_everything, select_device
 from gan_models.tabular.encoder import TabularEncoder, is_continuous_dtype
 from gan_models.tabular.moments import ClassMomentLoss
 from gan_models.tabular.networks import Discriminator, Generator, LabelClassifier, OutputActivation
@@ -518,8 +518,7 @@ class TabularGAN:
         if device is not None:
             config.device = device
         model = cls(config)
-        # Only a device asked for here must exist; the saved one is where the model was trained.
-        model.device = select_device(device) if device is not None else device_if_available(config.device)
+        model.device = device_for_loading(config.device, requested=device)
         encoder = TabularEncoder.from_state(read_saved_json(directory, "encoder.json", "TabularGAN"))
         model._build_model(encoder, meta["label_column"], ConditionSpace.from_state(meta["condition_space"]))
         load_saved_weights(directory, "TabularGAN", "generator.pt", model.generator, model.device)
