@@ -125,9 +125,10 @@ def image_lift_report(
     )
     n_classes = _validated_inputs(train_images, train_labels, synthetic_images, synthetic_labels,
                                   eval_images, eval_labels, methods)
-    if classic_reference is not None and classic_reference not in [m for m in CLASSIC_METHODS if m in methods]:
+    measured_classics = [m for m in CLASSIC_METHODS if m in methods]
+    if classic_reference is not None and classic_reference not in measured_classics:
         raise ValueError(f"classic_reference {classic_reference!r} is not among the classic baselines measured "
-                         f"here {[m for m in CLASSIC_METHODS if m in methods]}")
+                         f"here {measured_classics}")
     image_size, channels = min(train_images.shape[1:3]), train_images.shape[-1]
     skipped = {}
     if len(synthetic_images) == 0:
@@ -159,19 +160,20 @@ def image_lift_report(
         method: [balanced_accuracy_score(eval_labels, run.y_pred) for run in runs if run.method == method]
         for method in methods
     }
-    classic_scores = {method: float(np.mean(per_seed[method])) for method in CLASSIC_METHODS if method in methods}
+    classic_scores = {method: float(np.mean(per_seed[method])) for method in measured_classics}
     if classic_reference is None:
-        best_classic = max(classic_scores, key=classic_scores.get)
+        best_classic, chosen_on = max(classic_scores, key=classic_scores.get), evaluated_on
         rule = f"highest mean balanced accuracy over seeds on the {evaluated_on} split"
     else:
-        best_classic, rule = classic_reference, "given by the caller, chosen on another split"
+        best_classic, chosen_on = classic_reference, "another split"
+        rule = "given by the caller, chosen on another split"
     report = build_lift_report(
         eval_labels, runs, classes=list(range(n_classes)), minority_class=minority_class,
         references=["real_only", best_classic], evaluated_on=evaluated_on, n_boot=n_boot,
     )
     extra = {
         "best_classic_baseline": best_classic,
-        "best_classic_chosen_on": evaluated_on if classic_reference is None else "another split",
+        "best_classic_chosen_on": chosen_on,
         "best_classic_rule": rule,
         "classic_baseline_balanced_accuracy": classic_scores,
         "balanced_accuracy_per_seed": per_seed,

@@ -8,6 +8,7 @@ real side reweighted to the synthetic class mix.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -537,7 +538,8 @@ def _grouped_neighbour_distances(rows: np.ndarray, group_size: int, seed: int = 
     if len(rows) < 2:
         return np.empty(0)
     shuffled = rows[np.random.default_rng(seed).permutation(len(rows))]
-    groups = np.array_split(shuffled, max(1, min(len(rows) // 2, -(-len(rows) // max(group_size, 2)))))
+    n_groups = min(math.ceil(len(rows) / max(group_size, 2)), len(rows) // 2)
+    groups = np.array_split(shuffled, n_groups)
     return np.concatenate([_neighbour_distances(group) for group in groups])
 
 
@@ -561,8 +563,6 @@ def _copies(synthetic: pd.DataFrame, closest: pd.DataFrame, encoding: TrainEncod
     for name in encoding.categories:
         same &= _category_strings(synthetic[name]).to_numpy() == _category_strings(closest[name]).to_numpy()
     return same
-
-
 
 
 def _describe_failed_expectation(entry: dict) -> str:
