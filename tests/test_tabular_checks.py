@@ -10,9 +10,12 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from quality.gx_suite import expectation_suite_spec, run_suite
+from quality.tabular_ingest import load_table, split_table
+from gan_models.balancing import samples_to_generate
 from quality.splitting import stratified_split_indices
 from quality.tabular_checks import (
     _duplicate_rate,
+    _median_lower_bound,
     diversity_check,
     fidelity_check,
     fit_train_encoding,
@@ -217,6 +220,73 @@ def test_diversity_fails_on_a_class_collapsed_onto_two_far_apart_points(splits):
     assert result.metrics["duplicate_rate"] == 0.0 and result.metrics["min_spread_ratio"] > 0.5
     assert not result.passed and result.metrics["near_duplicate_rate"] > 0.9
     assert "near-duplicates" in result.details
+
+
+@pytest.fixture(scope="module")
+def scarce_breast_cancer():
+    """The benchmark's scarce breast_cancer split (20 malignant train rows) and the rows the pipeline asks for."""
+    split = split_table(load_table("breast_cancer"), seed=0)
+    return split.train, split.label_column, samples_to_generate(split.class_counts(), "auto")
+
+
+def _collapsed_rows(train, label, needed, shape):
+    """Per class asked for: rows around the two train rows of the class farthest apart plus 0.2 standard
+    deviations of noise per column ("two_points"), or rows varying along the class's first two principal
+    directions only, as widely as the class varies in all ("plane")."""
+    rng = np.random.default_rng(0)
+    features = [c for c in train.columns if c != label]
+    scale = train[features].std().to_numpy()
+    parts = []
+    for cls, n in needed.items():
+        if not n:
+            continue
+        rows = train.loc[train[label] == cls, features].to_numpy(float) / scale
+        if shape == "two_points":
+            gaps = np.linalg.norm(rows[:, None] - rows[None, :], axis=2)
+            first, second = np.unravel_index(gaps.argmax(), gaps.shape)
+            values = rows[[first, second]][rng.integers(0, 2, n)] + 0.2 * rng.standard_normal((n, len(features)))
+        else:
+            centred = rows - rows.mean(axis=0)
+            directions = np.linalg.svd(centred, full_matrices=False)[2][:2]
+            width = np.sqrt(centred.var(axis=0, ddof=1).sum() / 2)
+            values = rows.mean(axis=0) + width * rng.standard_normal((n, 2)) @ directions
+        parts.append(pd.DataFrame(values * scale, columns=features).assign(**{label: cls}))
+    return pd.concat(parts, ignore_index=True)[list(train.columns)]
+
+
+@pytest.mark.parametrize("shape", ["two_points", "plane"])
+def test_diversity_fails_on_a_class_collapsed_onto_two_rows_or_a_plane_with_its_spread_kept(scarce_breast_cancer,
+                                                                                          shape):
+    """Neither spread nor near-duplicates catch these: the rows keep the class's spread and lie apart, but much
+    closer to each other than real rows of the class do."""
+    train, label, needed = scarce_breast_cancer
+    result = diversity_check(train, _collapsed_rows(train, label, needed, shape), label)
+    assert result.metrics["min_spread_ratio"] > 0.5 and result.metrics["near_duplicate_rate"] == 0.0
+    assert not result.passed and result.metrics["neighbour_ratio_class_malignant"] < 0.6
+    assert "nearest-neighbour distance below" in result.details and "'malignant'" in result.details
+
+
+def test_diversity_passes_fresh_real_rows_of_scarce_classes():
+    """Disjoint real rows stand in for synthetic ones against 20 (or 43) real rows per class, as the scarce
+    benchmark splits have: the nearest-neighbour criterion must not fail them."""
+    frame, label = load_table("wine").frame, "cultivar"
+    for draw in range(20):
+        rng = np.random.default_rng(draw)
+        train_rows, fresh_rows = [], []
+        for cls, n in {"class_0": 20, "class_1": 43, "class_2": 20}.items():
+            rows = rng.permutation(np.flatnonzero(frame[label].to_numpy() == cls))
+            train_rows.append(rows[:n])
+            fresh_rows.append(rows[n:])
+        train, fresh = frame.iloc[np.concatenate(train_rows)], frame.iloc[np.concatenate(fresh_rows)]
+        result = diversity_check(train, fresh, label)
+        assert result.passed, result.details
+        assert result.metrics["min_neighbour_ratio"] > 0.6
+
+
+def test_median_lower_bound_is_an_order_statistic_below_the_median():
+    values = np.arange(20.0)[::-1]
+    assert _median_lower_bound(values, 0.01) == 4.0  # P(Binomial(20, 1/2) <= 4) = 0.6% <= 1% < P(<= 5)
+    assert _median_lower_bound(values[:6], 0.01) == 0.0  # 6 values cannot bound the median at 99%
 
 
 @pytest.mark.parametrize("columns", [("x",), ("x", "y")])
