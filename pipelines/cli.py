@@ -177,6 +177,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except RunFailed as failure:
         return report_error(str(failure), args.json)
     print_outcome(outcome, as_json=args.json)
+    if outcome["decision"] == "rejected":  # after Dagster's error lines for failed checks: say it is a decision
+        print(f"synthlift: rejected, an honest decision (exit 0): {len(outcome['reasons'])} reason(s) above; "
+              "nothing was published and the last publication is untouched", file=sys.stderr)
     return 0
 
 

@@ -9,6 +9,9 @@ from pydantic import Field, field_validator
 from pipelines.catalog import THRESHOLD_BOUNDS, check_min_lift
 from pipelines.run_config import MAX_SEED
 
+# Tag of runs started by `synthlift run`: an interrupt there stops the run (elsewhere a retry may follow it).
+INTERACTIVE_RUN_TAG = "synthlift/interactive"
+
 SEED_FIELD = Field(default=0, ge=0, le=MAX_SEED)
 
 

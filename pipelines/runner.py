@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 from dagster import DagsterInstance, materialize
 
+from pipelines.config import INTERACTIVE_RUN_TAG
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_resources
 from pipelines.partitions import DATASETS
 from pipelines.resources import SynthliftStorage
@@ -43,6 +44,7 @@ def run_augmentation(
             instance=instance,
             partition_key=dataset,
             raise_on_error=False,
+            tags={INTERACTIVE_RUN_TAG: "true"},
         )
         errors = [event for event in result.all_events
                   if (event.is_step_failure and not _blocked_by_check(event)) or _resources_failed(event)]
@@ -136,6 +138,9 @@ def _user_message(event) -> str:
     while error.cause is not None:
         error = error.cause
     lines = [line.strip() for line in error.message.strip().splitlines()]
+    if error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+        return f"{event.step_key}: interrupted; nothing was published"
     if event.is_step_failure:
-        return f"{event.step_key}: {lines[-1]}"
+        # the first line names the error (pyarrow and others append a schema or details on later lines)
+        return f"{event.step_key}: {lines[0]}"
     return "the run's resources could not be built: " + " ".join(lines[:3])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from quality.tabular_ingest import BUILTIN_TABLES
@@ -33,8 +34,14 @@ def modality_of(source: str) -> str:
 
 
 def default_dataset_name(source: str) -> str:
-    """The publication (and partition) name of a source: a built-in's name or the file/folder stem,
-    lower-cased, with anything but ASCII letters, digits, '-' and '_' replaced, at most 63 characters."""
+    """The publication (and partition) name of a source: a built-in's name or the file/folder stem when it is
+    already a valid name; otherwise the stem lower-cased, with anything but ASCII letters, digits, '-' and '_'
+    replaced, shortened, and followed by a short hash of the stem, so that 'My Data.csv' and 'my_data.csv'
+    (or two names in another script) are not published as versions of one dataset."""
     stem = source if source in BUILTIN_TABLES or source in IMAGE_BUILTINS else Path(source.rstrip("/")).stem
     cleaned = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_" for ch in stem.lower())
-    return cleaned.strip("_-")[:MAX_NAME_LENGTH].strip("_-") or "dataset"
+    cleaned = cleaned.strip("_-")
+    if cleaned == stem and len(cleaned) <= MAX_NAME_LENGTH:
+        return cleaned
+    digest = hashlib.sha256(stem.encode()).hexdigest()[:8]
+    return f"{cleaned[:MAX_NAME_LENGTH - len(digest) - 1].strip('_-') or 'dataset'}-{digest}"

@@ -43,6 +43,10 @@ NEAR_DUPLICATE_SHARE = 0.01
 # standard deviations of noise, or onto a single direction, 0.58 and below.
 MIN_NEIGHBOUR_RATIO = 0.6
 NEIGHBOUR_BOUND_CONFIDENCE = 0.99
+# Family-wise level of the one-sided tests that a class's synthetic rows miss values of a column more often than
+# its real rows (Bonferroni over the column/class pairs): a generator that learned blanks where a class has none
+# fails, while a class of 20 real rows is not held to rates it cannot pin down.
+MISSING_RATE_TEST_LEVEL = 0.01
 
 
 @dataclass(frozen=True)
@@ -88,13 +92,15 @@ def fit_train_encoding(train: pd.DataFrame, columns: list[str]) -> TrainEncoding
 def validity_check(
     train: pd.DataFrame, synthetic: pd.DataFrame, label_column: str, range_margin: float = 0.0
 ) -> CheckResult:
-    """Blocking: synthetic rows meet the GX suite derived from train, carry only train labels and no infinities.
+    """Blocking: synthetic rows meet the GX suite derived from train, carry only train labels and no infinities,
+    and no class's synthetic rows miss a column's values significantly more often than its real train rows.
 
     ``range_margin`` widens the numeric ranges (see :func:`quality.gx_suite.expectation_suite_spec`).
     """
     _require_label(train, label_column)
     synthetic = synthetic.drop(columns=[c for c in PROVENANCE_COLUMNS if c in synthetic and c not in train])
-    threshold = {"unknown_labels": 0, "infinite_values": 0, "failed_expectations": 0}
+    threshold = {"unknown_labels": 0, "infinite_values": 0, "failed_expectations": 0, "excess_missing_rates": 0,
+                 "missing_rate_test_level": MISSING_RATE_TEST_LEVEL}
     if synthetic.empty:
         return CheckResult(
             "validity", False, True, {"n_rows": 0}, threshold,
@@ -109,6 +115,8 @@ def validity_check(
     if infinite:
         problems.append("infinite values in " + ", ".join(f"{name!r} ({count})" for name, count in infinite.items()))
 
+    excess_missing = _excess_missing_rates(train, synthetic, label_column)
+    problems.extend(excess_missing)
     suite = run_suite(expectation_suite_spec(train, range_margin), synthetic, suite_name="synthetic_validity")
     failed = [entry for entry in suite["expectations"] if not entry["success"]]
     problems.extend(_describe_failed_expectation(entry) for entry in failed)
@@ -118,6 +126,7 @@ def validity_check(
         "infinite_values": int(sum(infinite.values())),
         "n_expectations": suite["n_expectations"],
         "failed_expectations": len(failed),
+        "excess_missing_rates": len(excess_missing),
         "failed_columns": ", ".join(sorted({str(entry["column"]) for entry in failed if entry["column"]})),
     }
     passed = not problems
@@ -437,6 +446,30 @@ def _unknown_labels(train: pd.DataFrame, synthetic: pd.DataFrame, label_column: 
         return []
     known = set(train[label_column].dropna().tolist())
     return _ordered([label for label in synthetic[label_column].dropna().unique().tolist() if label not in known])
+
+
+def _excess_missing_rates(train: pd.DataFrame, synthetic: pd.DataFrame, label_column: str) -> list[str]:
+    """Column/class pairs whose synthetic rows are missing values significantly more often than the class's real
+    rows (one-sided Fisher exact tests, Bonferroni at ``MISSING_RATE_TEST_LEVEL``), described for the user."""
+    from scipy.stats import fisher_exact
+
+    features = [name for name in train.columns if name != label_column and name in synthetic]
+    pairs = []
+    for cls in _ordered(synthetic[label_column].dropna().unique().tolist()):
+        real = train.loc[train[label_column] == cls, features].isna()
+        fake = synthetic.loc[synthetic[label_column] == cls, features].isna()
+        if len(real) and len(fake):
+            pairs.extend((name, cls, int(real[name].sum()), len(real), int(fake[name].sum()), len(fake))
+                         for name in features)
+    found = []
+    for name, cls, real_missing, n_real, fake_missing, n_fake in pairs:
+        if fake_missing / n_fake <= real_missing / n_real:
+            continue
+        table = [[fake_missing, n_fake - fake_missing], [real_missing, n_real - real_missing]]
+        if fisher_exact(table, alternative="greater").pvalue < MISSING_RATE_TEST_LEVEL / len(pairs):
+            found.append(f"column {name!r} is missing in {fake_missing / n_fake:.0%} of the synthetic rows of class "
+                         f"{cls!r}, against {real_missing} of its {n_real} real train rows")
+    return found
 
 
 def _infinite_counts(frame: pd.DataFrame) -> dict[str, int]:

@@ -16,6 +16,9 @@ from quality.splitting import cap_class_rows, stratified_split_indices
 
 # Fewer rows than this can be all distinct by chance (a city per row in a six-row table).
 MIN_IDENTIFIER_ROWS = 20
+# A text column whose filled cells are (almost) all distinct is a record identifier even with a few blanks or a
+# repeated value: an exact "fully filled, all distinct" rule lets one blank cell publish every real ID.
+IDENTIFIER_DISTINCT_SHARE = 0.95
 # A float label with more distinct values than this, some of them fractional, is a measurement, not a class.
 MAX_FRACTIONAL_CLASSES = 20
 # A text column of numbers whose only other cells are such markers is a numeric column with missing values
@@ -146,6 +149,8 @@ def read_table_file(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in readers:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; use a .csv or .parquet file")
+    if suffix == ".csv":
+        _refuse_duplicate_csv_header(path)
     try:
         frame = readers[suffix](path)
     except pd.errors.EmptyDataError:
@@ -156,7 +161,27 @@ def read_table_file(path: Path) -> pd.DataFrame:
         raise ValueError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
     if frame.empty:
         raise ValueError(f"{path}: the table has no rows")
+    if suffix == ".csv" and frame.shape[1] == 1:
+        separator = next((sep for sep in (";", "\t", "|") if sep in str(frame.columns[0])), None)
+        if separator:
+            raise ValueError(f"{path}: read as a single column {str(frame.columns[0])[:60]!r}: the file looks "
+                             f"separated by {separator!r}, not commas; save it as comma-separated CSV")
     return _decimals_as_floats(frame)
+
+
+def _refuse_duplicate_csv_header(path: Path) -> None:
+    """pandas renames a repeated header ('y', 'y' -> 'y', 'y.1') and keeps the first as 'y', so a repeated label
+    would silently balance the wrong column: name the repeats instead."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except (UnicodeDecodeError, csv.Error):
+        return  # the reader below reports it
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: the header repeats column name(s) {repeated}; give every column its own name")
 
 
 def _decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -197,6 +222,7 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
         counts = "; ".join(f"column {c!r} has {n} infinite value(s)" for c, n in infinite.items())
         raise ValueError(f"{where}: {counts}; replace them with finite values or leave them empty")
     unsupported = {c: str(frame[c].dtype) for c in frame.columns if _unsupported_dtype(frame[c].dtype)}
+    unsupported.update({c: "dates written as text" for c in frame.columns if c != label_column and _dates_as_text(frame[c])})
     if unsupported:
         raise ValueError(
             f"{where}: column type(s) {unsupported} cannot be generated; convert dates and durations to numbers "
@@ -212,7 +238,8 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
     identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c])]
     if identifiers:
         raise ValueError(
-            f"{where}: {_columns(identifiers)} text with a different value in every row, like a record identifier; "
+            f"{where}: {_columns(identifiers)} text with a different value in (nearly) every filled row, like a record "
+            "identifier; "
             f"generated rows could only copy real rows' values there: drop {_them(identifiers)} before augmenting "
             "(or, for numbers or dates stored as text, convert them to numbers)"
         )
@@ -261,6 +288,18 @@ def _infinite_count(values: pd.Series) -> int:
 def _unsupported_dtype(dtype) -> bool:
     return (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
             or pd.api.types.is_complex_dtype(dtype) or isinstance(dtype, (pd.PeriodDtype, pd.IntervalDtype)))
+
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+
+
+def _dates_as_text(values: pd.Series) -> bool:
+    """A text column (a CSV's dates are always text) whose every filled cell is an ISO date or date-time."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_string_dtype(values):
+        return False
+    present = values.dropna()
+    return bool(len(present)) and present.map(lambda v: isinstance(v, str)).all() and \
+        bool(present.str.match(ISO_DATE).all())
 
 
 def _check_cell_types(values: pd.Series, column, where: str) -> None:
@@ -318,13 +357,15 @@ def input_warnings(frame: pd.DataFrame, label_column: str) -> list[str]:
 
 
 def _looks_like_identifier(values: pd.Series) -> bool:
-    """A fully filled text or categorical column of at least ``MIN_IDENTIFIER_ROWS`` rows, all distinct
-    (numbers are generated, not copied, so numeric columns never count)."""
+    """A text or categorical column with at least ``MIN_IDENTIFIER_ROWS`` filled cells, at least
+    ``IDENTIFIER_DISTINCT_SHARE`` of them distinct (numbers are generated, not copied, so numeric columns never
+    count)."""
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return False
-    if len(values) < MIN_IDENTIFIER_ROWS or values.isna().any():
+    present = values.dropna()
+    if len(present) < MIN_IDENTIFIER_ROWS:
         return False
-    return values.nunique() == len(values)
+    return present.nunique() >= IDENTIFIER_DISTINCT_SHARE * len(present)
 
 
 def split_table(

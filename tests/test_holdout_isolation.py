@@ -28,7 +28,8 @@ def test_holdout_rows_reach_only_the_final_evaluation(tmp_path, monkeypatch, pat
         monkeypatch.setattr(tabular_checks, name, spy("checks", getattr(tabular_checks, name)))
     monkeypatch.setattr(Pipeline, "fit", spy("classifier_fit", Pipeline.fit))
 
-    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "5",
+    # enough epochs for the samples to pass the blocking checks, so that the lift (and its classifiers) runs
+    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "100",
                                       "--lift-seeds", "2"])
     run_augmentation(run_config_from_args(args), tmp_path, "patients")
 

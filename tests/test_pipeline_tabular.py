@@ -8,7 +8,8 @@ import pytest
 from pipelines.cli import main
 from quality.publication import latest_publication
 
-FAST = ["--epochs", "30", "--lift-seeds", "5"]
+# 100 epochs: at 30 the generator still leaves blanks in the "sick" rows, which the validity check refuses
+FAST = ["--epochs", "100", "--lift-seeds", "5"]
 
 
 def run_cli(capsys, *args) -> tuple[int, dict, str]:
@@ -57,8 +58,9 @@ def test_a_rejected_run_leaves_the_last_publication_untouched(tmp_path, capsys, 
     code, first, _ = run_cli(capsys, str(patients_csv), *out, "--min-lift", "-1")
     assert code == 0
     before = latest_publication(tmp_path / "published", "patients")
-    code, second, _ = run_cli(capsys, str(patients_csv), *out, "--min-lift", "1.0", "--seed", "1")
+    code, second, err = run_cli(capsys, str(patients_csv), *out, "--min-lift", "1.0", "--seed", "1")
     assert code == 0 and second["decision"] == "rejected" and second["output"] is None
+    assert err.strip().splitlines()[-1].startswith("synthlift: rejected, an honest decision (exit 0)")
     assert any("does not exceed min_lift=1.0" in r or "blocking check" in r for r in second["reasons"])
     assert latest_publication(tmp_path / "published", "patients") == before
     assert list((tmp_path / "published" / "patients" / "rejections").glob("*.json"))
@@ -330,9 +332,52 @@ def test_default_names_are_valid_partition_keys(source):
     assert re.fullmatch(NAME_PATTERN, default_dataset_name(source)), default_dataset_name(source)
 
 
+def test_default_names_keep_clean_stems_and_tell_altered_ones_apart():
+    from quality.sources import default_dataset_name
+
+    assert default_dataset_name("data/my_data.csv") == "my_data"
+    assert default_dataset_name("breast_cancer") == "breast_cancer"
+    altered = ["My Data.csv", "my data.csv", "患者.csv", "病人.parquet", "x" * 100 + ".csv", "x" * 101 + ".csv"]
+    names = [default_dataset_name(source) for source in altered]
+    assert len(set(names) | {"my_data"}) == len(names) + 1, names
+    assert names[0].startswith("my_data-") and names[2].startswith("dataset-")
+
+
 def test_an_output_folder_that_cannot_be_created_is_refused_before_anything_runs(tmp_path, capsys, patients_csv):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(blocker / "out")])
     assert code == 2
     assert f"--out {blocker / 'out'}: cannot create or write there" in capsys.readouterr().err
+
+
+def test_an_interrupt_during_training_stops_the_run_without_a_retry_or_a_publication(tmp_path, capsys, patients_csv,
+                                                                                      monkeypatch):
+    """Dagster turns an interrupt into a retry of a step with a retry policy; from the command line it must stop."""
+    import assets.tabular_steps as steps
+
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(steps, "train_part", interrupted)
+    code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(tmp_path), "--epochs", "5", "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and len(calls) == 1
+    assert json.loads(captured.out.strip().splitlines()[-1])["error"].endswith("interrupted; nothing was published")
+    assert not (tmp_path / "published").exists()
+
+
+def test_a_step_error_of_several_lines_is_reported_by_its_first(tmp_path, capsys):
+    """pyarrow puts the cause first and a schema dump after it: the one-line error keeps the cause."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "twice.parquet"
+    pq.write_table(pa.table([[1.0, 2.0], [3.0, 4.0], ["a", "b"]], names=["f", "f", "y"]), path)
+    code = main(["run", str(path), "--label", "y", "--out", str(tmp_path / "out"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "twice.parquet: cannot be read as PARQUET" in json.loads(captured.out.strip().splitlines()[-1])["error"]

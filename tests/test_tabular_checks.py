@@ -141,6 +141,26 @@ def test_validity_fails_on_unknown_label_infinity_and_empty_frame(splits, good):
     assert not result.passed and "no rows" in result.details
 
 
+def test_validity_fails_a_class_whose_synthetic_rows_miss_values_its_real_rows_have(splits, good):
+    """The suite cannot require a column to be filled when some train rows miss it; per class, the synthetic
+    rows must still not miss it significantly more often than the class's real rows do."""
+    train = splits[0].copy()
+    benign = np.flatnonzero(train[LABEL].to_numpy() == "benign")
+    train.loc[benign[:10], "mean radius"] = np.nan  # only benign rows miss it, about 4% of them
+    same_rates = good.copy()
+    good_benign = np.flatnonzero(good[LABEL].to_numpy() == "benign")
+    same_rates.loc[good_benign[:5], "mean radius"] = np.nan
+    result = validity_check(train, same_rates, LABEL)
+    assert result.passed and result.metrics["excess_missing_rates"] == 0, result.details
+
+    inflated = same_rates.copy()
+    malignant = np.flatnonzero(good[LABEL].to_numpy() == "malignant")
+    inflated.loc[malignant[: len(malignant) // 3], "mean radius"] = np.nan
+    result = validity_check(train, inflated, LABEL)
+    assert not result.passed and result.metrics["excess_missing_rates"] == 1
+    assert "column 'mean radius' is missing in 33% of the synthetic rows of class 'malignant'" in result.details
+
+
 # --- fidelity -----------------------------------------------------------------------------------
 
 

@@ -63,7 +63,12 @@ def test_split_round_trips_through_files(table, tmp_path):
         (lambda f: f.assign(seed=1), "outcome", "column 'seed' is named like the provenance columns"),
         (lambda f: f.assign(Synthetic=1), "outcome", "column 'Synthetic' is named like the provenance columns"),
         (lambda f: f.assign(patient=[f"p{i}" for i in range(len(f))]), "outcome",
-         "column 'patient' is text with a different value in every row, like a record identifier"),
+         r"column 'patient' is text with a different value in \(nearly\) every filled row, like a record identifier"),
+        # one blank cell and one repeated value must not let real identifiers through to the publication
+        (lambda f: f.assign(patient=[None, "p1"] + [f"p{i}" for i in range(1, len(f) - 1)]), "outcome",
+         "column 'patient' is text with a different value in"),
+        (lambda f: f.assign(visit=[f"2024-01-{1 + i % 28:02d}" for i in range(len(f))]), "outcome",
+         r"column type\(s\) \{'visit': 'dates written as text'\} cannot be generated"),
         (lambda f: f, "marker", "label column 'marker' holds 120 distinct numbers, some fractional: it looks continuous"),
         (lambda f: f.assign(outcome=[np.inf] + [0.0, 1.0] * 59 + [1.0]), "outcome", "label column 'outcome' has 1 infinite"),
     ],
@@ -208,4 +213,20 @@ def test_list_labels_are_named(table, tmp_path):
     path = tmp_path / "listlabel.parquet"
     frame.assign(outcome=[[i % 2] for i in range(len(frame))]).to_parquet(path)
     with pytest.raises(ValueError, match="column 'outcome' holds ndarray values"):
+        load_table(str(path), "outcome")
+
+
+def test_a_repeated_csv_header_is_named(tmp_path):
+    """pandas would rename the second 'y' to 'y.1' and balance the first: refuse instead."""
+    path = tmp_path / "twice.csv"
+    path.write_text("y,x,y\n0,1.5,a\n1,2.5,b\n")
+    with pytest.raises(ValueError, match=r"twice.csv: the header repeats column name\(s\) \['y'\]"):
+        load_table(str(path), "y")
+
+
+def test_a_csv_separated_by_semicolons_is_named(table, tmp_path):
+    frame, _ = table
+    path = tmp_path / "semicolons.csv"
+    frame.to_csv(path, index=False, sep=";")
+    with pytest.raises(ValueError, match="semicolons.csv: read as a single column .* looks separated by ';'"):
         load_table(str(path), "outcome")
