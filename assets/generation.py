@@ -9,14 +9,15 @@ import shutil
 from typing import Iterator
 
 from dagster import (
-    AssetExecutionContext, Backoff, ConfigMapping, DagsterExecutionInterruptedError, DynamicOut, DynamicOutput,
-    Failure, OpExecutionContext, Out, RetryPolicy, asset, graph_asset, op,
+    AssetExecutionContext, Backoff, ConfigMapping, DynamicOut, DynamicOutput, Failure, OpExecutionContext, Out,
+    RetryPolicy, asset, graph_asset, op,
 )
 
 from assets.ingest import GROUP
 from assets.steps import partition_of, progress_logger, steps_for, timed
 from gan_models.runtime import limit_cpu_threads
-from pipelines.config import INTERACTIVE_RUN_TAG, GeneratorConfig, SamplingConfig
+from pipelines.config import GeneratorConfig, SamplingConfig
+from pipelines.interrupts import INTERRUPTS, refuse_if_interrupted, stop_interactive_run
 from pipelines.partitions import dataset_partitions
 from pipelines.resources import SynthliftStorage
 from pipelines.run_config import step_config
@@ -60,6 +61,7 @@ def plan_generator_training(context: OpExecutionContext, config: GeneratorConfig
     description="Train the GAN of one part on the train split (resumes from its last checkpoint).")
 def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, dataset_split, part: int,
                          storage: SynthliftStorage):
+    refuse_if_interrupted(context.run_id)  # one Ctrl-C stops every training part of a per-class run
     steps = steps_for(dataset_split)
     name = "all_classes" if part == ALL_CLASSES else f"class_{part}"
     checkpoints = None
@@ -71,11 +73,10 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, d
         model, seconds = timed(steps.train_part, dataset_split, config, part, progress, checkpoints)
     except ValueError as err:  # bad data or options: unlike a lost GPU or worker, a retry would fail the same way
         raise Failure(description=str(err), allow_retries=False) from err
-    except (KeyboardInterrupt, DagsterExecutionInterruptedError) as err:
+    except INTERRUPTS as err:
         # Dagster turns an interrupt into a retry when a retry policy is set (right for a pre-empted pod); a user
         # who pressed Ctrl-C on `synthlift run` wants the run to stop, not to restart training and publish
-        if context.run.tags.get(INTERACTIVE_RUN_TAG) == "true":
-            raise Failure(description="interrupted", allow_retries=False) from err
+        stop_interactive_run(context.run_id, context.run.tags, err)
         raise
     resumed = steps.resumed_from_step(model)
     context.log.info(f"trained {name} in {seconds} s" + (f", resumed from step {resumed}" if resumed else ""))

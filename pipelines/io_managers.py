@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from dagster import AssetKey, ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
+from pipelines.interrupts import INTERRUPTS, stop_interactive_run
 from pipelines.resources import SynthliftStorage
 
 TYPE_FILE = "artifact_type.json"
@@ -22,6 +23,22 @@ class ArtifactIOManager(ConfigurableIOManager):
     storage: ResourceDependency[SynthliftStorage]
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
+        try:
+            self._handle_output(context, obj)
+        except INTERRUPTS as err:  # a step with a retry policy would retry it; others stop the run themselves
+            if context.step_context.op_retry_policy is not None:
+                stop_interactive_run(context.run_id, context.step_context.run_tags, err)
+            raise
+
+    def load_input(self, context: InputContext) -> Any:
+        try:
+            return self._load_input(context)
+        except INTERRUPTS as err:
+            if context.step_context.op_retry_policy is not None:
+                stop_interactive_run(context.step_context.run_id, context.step_context.run_tags, err)
+            raise
+
+    def _handle_output(self, context: OutputContext, obj: Any) -> None:
         if not hasattr(obj, "save") or not hasattr(type(obj), "load"):
             raise TypeError(
                 f"{type(obj).__name__} cannot be stored as files: it needs save(directory) and load(directory)"
@@ -38,7 +55,7 @@ class ArtifactIOManager(ConfigurableIOManager):
             shutil.rmtree(staging, ignore_errors=True)
         context.add_output_metadata({"path": str(final)})
 
-    def load_input(self, context: InputContext) -> Any:
+    def _load_input(self, context: InputContext) -> Any:
         upstream = context.upstream_output
         if context.has_asset_key:
             partition = context.asset_partition_key if context.has_asset_partitions else None

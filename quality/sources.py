@@ -36,12 +36,15 @@ def modality_of(source: str) -> str:
 def default_dataset_name(source: str) -> str:
     """The publication (and partition) name of a source: a built-in's name or the file/folder stem when it is
     already a valid name; otherwise the stem lower-cased, with anything but ASCII letters, digits, '-' and '_'
-    replaced, shortened, and followed by a short hash of the stem, so that 'My Data.csv' and 'my_data.csv'
+    replaced, shortened, and followed by a short hash of the stem (a stem that differs from a valid name only in
+    letter case is just lower-cased), so that 'My Data.csv' and 'my_data.csv'
     (or two names in another script) are not published as versions of one dataset."""
     stem = source if source in BUILTIN_TABLES or source in IMAGE_BUILTINS else Path(source.rstrip("/")).stem
     cleaned = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_" for ch in stem.lower())
     cleaned = cleaned.strip("_-")
-    if cleaned == stem and len(cleaned) <= MAX_NAME_LENGTH:
+    # letter case alone gets no hash: 'Iris.csv' is published as 'iris'
+    if cleaned == stem.lower() and len(cleaned) <= MAX_NAME_LENGTH:
         return cleaned
     digest = hashlib.sha256(stem.encode()).hexdigest()[:8]
     return f"{cleaned[:MAX_NAME_LENGTH - len(digest) - 1].strip('_-') or 'dataset'}-{digest}"
+

@@ -158,15 +158,32 @@ def read_table_file(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: is not UTF-8 text ({err.reason}); save it as UTF-8") from None
     except Exception as err:  # parsers raise many types (pyarrow's own for corrupt Parquet)
+        header = _csv_header_line(path) if suffix == ".csv" else ""
+        if _other_separator(header) and "," not in header:  # e.g. ';' with decimal commas in some rows
+            _refuse_other_separator(path, header)
         raise ValueError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
     if frame.empty:
         raise ValueError(f"{path}: the table has no rows")
-    if suffix == ".csv" and frame.shape[1] == 1:
-        separator = next((sep for sep in (";", "\t", "|") if sep in str(frame.columns[0])), None)
-        if separator:
-            raise ValueError(f"{path}: read as a single column {str(frame.columns[0])[:60]!r}: the file looks "
-                             f"separated by {separator!r}, not commas; save it as comma-separated CSV")
+    if suffix == ".csv" and frame.shape[1] == 1 and _other_separator(str(frame.columns[0])):
+        _refuse_other_separator(path, str(frame.columns[0]))
     return _decimals_as_floats(frame)
+
+
+def _other_separator(header: str):
+    return next((sep for sep in (";", "\t", "|") if sep in header), None)
+
+
+def _refuse_other_separator(path: Path, header: str) -> None:
+    raise ValueError(f"{path}: read as a single column {header[:60]!r}: the file looks separated by "
+                     f"{_other_separator(header)!r}, not commas; save it as comma-separated CSV")
+
+
+def _csv_header_line(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return handle.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _refuse_duplicate_csv_header(path: Path) -> None:
@@ -179,7 +196,8 @@ def _refuse_duplicate_csv_header(path: Path) -> None:
             header = next(csv.reader(handle), [])
     except (UnicodeDecodeError, csv.Error):
         return  # the reader below reports it
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    # blank names are not repeats: pandas names them 'Unnamed: N' (an Excel sheet's empty trailing columns)
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         raise ValueError(f"{path}: the header repeats column name(s) {repeated}; give every column its own name")
 

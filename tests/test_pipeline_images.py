@@ -62,3 +62,20 @@ def test_a_corrupt_npz_is_named_and_nothing_is_published(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "scans.npz" in err[-1]
     assert not (tmp_path / "out" / "published").exists()
+
+
+def test_one_interrupt_stops_every_training_part_of_a_per_class_run(tmp_path, capsys, monkeypatch):
+    """After one part fails on Ctrl-C, the in-process executor would go on training the other classes."""
+    import assets.image_steps as steps
+
+    parts = []
+
+    def interrupted(data, config, part, *rest, **kwargs):
+        parts.append(part)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(steps, "train_part", interrupted)
+    code = main(["run", "digits", "--per-class", "--image-steps", "1", "--out", str(tmp_path), "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 2 and parts == [0]
+    assert json.loads(out[-1])["error"].endswith("interrupted; nothing was published")

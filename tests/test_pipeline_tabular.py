@@ -1,6 +1,7 @@
 """End to end: the Dagster assets through `synthlift run`, on a small table, as a user runs them."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -381,3 +382,40 @@ def test_a_step_error_of_several_lines_is_reported_by_its_first(tmp_path, capsys
     captured = capsys.readouterr()
     assert code == 2
     assert "twice.parquet: cannot be read as PARQUET" in json.loads(captured.out.strip().splitlines()[-1])["error"]
+
+
+@pytest.mark.parametrize("where", ["storing", "loading"])
+def test_an_interrupt_while_a_training_step_stores_or_loads_stops_the_run_without_a_retry(
+        tmp_path, capsys, patients_csv, monkeypatch, where):
+    """The training step's retry policy covers its inputs and outputs too, not only its body."""
+    import assets.tabular_steps as steps
+    from pipelines.io_managers import ArtifactIOManager
+
+    trained, pressed = [], []
+    real_train = steps.train_part
+    monkeypatch.setattr(steps, "train_part", lambda *a, **k: trained.append(1) or real_train(*a, **k))
+    name = "_handle_output" if where == "storing" else "_load_input"
+    real = getattr(ArtifactIOManager, name)
+
+    def interrupted(self, context, *rest):
+        step = context.step_key if where == "storing" else context.step_context.step.key
+        if "train_generator_part" in step and not pressed:
+            pressed.append(1)
+            raise KeyboardInterrupt
+        return real(self, context, *rest)
+
+    monkeypatch.setattr(ArtifactIOManager, name, interrupted)
+    code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(tmp_path), "--epochs", "5", "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and len(trained) == (1 if where == "storing" else 0)
+    assert json.loads(captured.out.strip().splitlines()[-1])["error"].endswith("interrupted; nothing was published")
+    assert not (tmp_path / "published").exists()
+
+
+def test_stems_that_differ_from_a_valid_name_only_in_case_are_lower_cased_without_a_hash():
+    from quality.sources import default_dataset_name
+
+    for source in ["Iris.csv", "HAM10000/", "BreastMNIST.npz", "data/Patients.parquet"]:
+        assert default_dataset_name(source) == Path(source.rstrip("/")).stem.lower()
+    assert default_dataset_name("sales.2024.csv").startswith("sales_2024-")
+

@@ -430,3 +430,18 @@ def test_checks_name_missing_columns(splits, good):
         diversity_check(train, good, "target")
     with pytest.raises(ValueError, match="'mean radius'"):
         privacy_check(train, validation, good.assign(**{"mean radius": "wide"}), LABEL)
+
+
+def test_validity_tolerates_a_small_excess_of_missing_values_in_a_large_class():
+    """Thousands of rows make an 11% against 10% missing rate 'significant'; it must not block a publication."""
+    rng = np.random.default_rng(0)
+
+    def rows(label, n, missing_rate, low=0.0, high=1.0):
+        x = rng.uniform(low, high, n)
+        x[rng.random(n) < missing_rate] = np.nan
+        return pd.DataFrame({"x": x, "z": rng.uniform(low, high, n), "y": label})
+
+    train = pd.concat([rows("a", 40_000, 0.10), rows("b", 10_000, 0.10)], ignore_index=True)
+    assert validity_check(train, rows("b", 30_000, 0.11, 0.05, 0.95), "y").passed
+    result = validity_check(train, rows("b", 30_000, 0.20, 0.05, 0.95), "y")
+    assert not result.passed and result.metrics["excess_missing_rates"] == 1

@@ -230,3 +230,19 @@ def test_a_csv_separated_by_semicolons_is_named(table, tmp_path):
     frame.to_csv(path, index=False, sep=";")
     with pytest.raises(ValueError, match="semicolons.csv: read as a single column .* looks separated by ';'"):
         load_table(str(path), "outcome")
+
+
+def test_a_semicolon_csv_with_decimal_commas_in_some_rows_is_named(tmp_path):
+    """pandas cannot even tokenize it (rows of 1 and 3 comma fields): name the separator all the same."""
+    path = tmp_path / "euro.csv"
+    path.write_text("x;y;label\n2;3;b\n1,5;2,25;a\n1,5;2;a\n")
+    with pytest.raises(ValueError, match="euro.csv: .* looks separated by ';'"):
+        load_table(str(path), "label")
+
+
+def test_blank_header_names_are_not_called_repeats(tmp_path):
+    """An Excel sheet's empty trailing columns have blank names: pandas calls them 'Unnamed: N'."""
+    path = tmp_path / "sheet.csv"
+    path.write_text("a,b,label,,\n1,2,x,,\n2,3,y,,\n")
+    with pytest.raises(ValueError, match="'Unnamed: 3', 'Unnamed: 4' are entirely empty"):
+        load_table(str(path), "label")
