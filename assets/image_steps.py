@@ -20,7 +20,7 @@ from quality.artifacts import LiftResult, SyntheticImages
 from quality.image_features import FeatureExtractor, train_feature_extractor
 from quality.image_ingest import (
     DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_image_folder, load_medmnist_npz,
-    split_images,
+    publication_folder_name, split_images,
 )
 from quality.image_lift import image_lift_report
 from quality.publication import markdown_table
@@ -37,10 +37,25 @@ def load(config: DatasetConfig, name: str) -> ImageDataset:
         dataset = load_digits_builtin(size=config.image_size)
     elif source.lower().endswith(".npz"):
         dataset = load_medmnist_npz(source)
+        _check_trainable_size(dataset.images, source)
     else:
         dataset = load_image_folder(source, size=config.image_size)
     dataset.name = name
     return dataset
+
+
+def _check_trainable_size(images: np.ndarray, source: str) -> None:
+    """Refuse, when the file is read, an image size the GAN cannot grow (instead of failing in training)."""
+    from gan_models.image.architectures import resolution_plan
+
+    height, width = images.shape[1:3]
+    try:
+        if height != width:
+            raise ValueError("images must be square")
+        resolution_plan(int(height))
+    except ValueError:
+        raise ValueError(f"{source}: images are {height}x{width}; the image GAN needs square images whose side is "
+                         "a multiple of 4 and at least 16 (e.g. 28, 32, 64, 128); resize or pad them first") from None
 
 
 def dataset_metadata(dataset: ImageDataset) -> dict[str, Any]:
@@ -55,7 +70,12 @@ def dataset_metadata(dataset: ImageDataset) -> dict[str, Any]:
 
 
 def input_warnings(dataset: ImageDataset) -> list[str]:
-    return []  # every readable image set is refused or used as it is
+    present = sorted(dataset.official_splits)
+    if len(present) == 1:  # split_images pools a lone official split with train and re-splits everything
+        return [f"the file has an official '{present[0]}' split but no "
+                f"'{'test' if present[0] == 'val' else 'val'}' split: its '{present[0]}' images are pooled with "
+                "train and re-split, so some of them train the GAN"]
+    return []
 
 
 def split(dataset: ImageDataset, config: SplitConfig) -> ImageSplit:
@@ -271,7 +291,7 @@ def write_publication(directory: Path, data: ImageSplit, synthetic: SyntheticIma
     for kind, images, labels, seed, version in sources:
         for index, (image, label) in enumerate(zip(images, labels)):
             class_name = data.class_names[int(label)]
-            relative = Path("images") / _safe(class_name) / f"{kind}_{index:06d}.png"
+            relative = Path("images") / publication_folder_name(class_name) / f"{kind}_{index:06d}.png"
             (directory / relative).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(directory / relative)
             rows.append({"path": str(relative), "label": class_name, "label_index": int(label),
@@ -280,6 +300,3 @@ def write_publication(directory: Path, data: ImageSplit, synthetic: SyntheticIma
     (directory / "sample_grid.png").write_bytes(plots.image_png(_grid_from_arrays(data, synthetic)))
     return {"images": "images/", "manifest": "manifest.parquet", "sample_grid": "sample_grid.png"}
 
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "class"

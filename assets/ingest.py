@@ -6,17 +6,20 @@ from assets.steps import steps_for, steps_for_source
 from pipelines.partitions import dataset_asset_check, dataset_partitions
 from pipelines.config import DatasetConfig, SplitConfig
 from pipelines.catalog import check_partition_key
-from pipelines.resources import DatasetCatalog
-from quality.publication import markdown_table
+from pipelines.resources import DatasetCatalog, SynthliftStorage
+from quality.publication import latest_data_card, markdown_table
 
 GROUP = "synthlift"
 
 
 @asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"python"})
-def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: DatasetCatalog):
+def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: DatasetCatalog,
+                storage: SynthliftStorage):
     """The labelled data as read from its source and validated: tables (CSV, Parquet, built-in
     breast_cancer/wine) or images (MedMNIST .npz, class folders, built-in digits). With no source in
-    the run config, the catalog entry named like the partition says where to read."""
+    the run config, the catalog entry named like the partition says where to read. A dataset name whose
+    latest publication holds the other kind of data is refused: its readers would get tables in place of
+    images, or the reverse."""
     try:  # the partition key names storage folders: refuse one that could leave them
         check_partition_key(context.partition_key)
     except ValueError as err:
@@ -24,12 +27,30 @@ def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: 
     config = resolved_dataset_config(config, context.partition_key, catalog)
     steps = steps_for_source(config.source)
     dataset = steps.load(config, name=context.partition_key)
-    warnings = steps.input_warnings(dataset)
+    warnings = steps.input_warnings(dataset) + published_source_warnings(
+        latest_data_card(storage.publish_root, context.partition_key), steps.MODALITY, dataset.source,
+        context.partition_key)
     for warning in warnings:
         context.log.warning(f"{config.source}: {warning}")
     context.add_output_metadata({**steps.dataset_metadata(dataset),
                                  "warnings": MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none")})
     return dataset
+
+
+def published_source_warnings(card: dict | None, modality: str, source: str, name: str) -> list[str]:
+    """Refuse a run that would publish another kind of data under ``name``; warn when the source changed."""
+    if card is None:
+        return []
+    if card.get("modality") != modality:
+        raise ValueError(
+            f"dataset name {name!r}: its latest publication ({card.get('model_version')}) holds {card.get('modality')} "
+            f"data from {card.get('source')}, and this source is {modality} data; publish it under another name "
+            "(synthlift run --name, or another partition)"
+        )
+    if card.get("source") != source:
+        return [f"dataset {name!r} was last published from {card.get('source')}; this run reads {source} "
+                "(give it another name if it is another dataset)"]
+    return []
 
 
 def resolved_dataset_config(config: DatasetConfig, partition: str, catalog: DatasetCatalog) -> DatasetConfig:

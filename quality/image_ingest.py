@@ -126,6 +126,9 @@ def load_medmnist_npz(path: str | Path, size: Optional[int] = None) -> ImageData
     ``size`` resizes every image to ``size x size`` (bilinear); ``None`` keeps the stored size.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a MedMNIST .npz file (a folder of class sub-folders needs no "
+                         ".npz suffix)")
     if not path.is_file():
         raise ValueError(f"MedMNIST file {path} does not exist")
     arrays = _read_npz(path)
@@ -151,32 +154,56 @@ def load_medmnist_npz(path: str | Path, size: Optional[int] = None) -> ImageData
         _check_labels_in_class_set(labels, class_names, f"{path}:{split}")
     _check_every_class_present(train_labels, class_names, f"{path}:train")
     _check_same_image_shape({"train": train_images, **{s: im for s, (im, _) in splits.items()}}, path)
+    _check_class_names_publishable(class_names, path)
+    _check_not_all_constant(train_images, train_labels, class_names, f"{path}:train")
     return ImageDataset(train_images, train_labels, class_names, f"medmnist_npz:{path}", splits)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(path):  # np.load would otherwise try other formats (and mention pickles)
+        with open(path, "rb") as file:
+            single = file.read(6) == b"\x93NUMPY"
+        raise ValueError(f"{path} " + ("holds a single array (.npy), not an .npz archive" if single else
+                                       "is not a readable .npz archive (it is not a zip file)") + "; expected a MedMNIST-format npz")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path} is not a readable .npz archive ({err}); expected a MedMNIST-format npz") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{path} holds a single array, not an .npz archive; expected a MedMNIST-format npz")
+    arrays = {}
     with archive:
-        try:
-            return {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise ValueError(f"{path}: an array in the archive cannot be read ({err}); is the file corrupt?") from None
+        for key in archive.files:
+            try:
+                arrays[key] = archive[key]
+            except ValueError as err:
+                if "allow_pickle" in str(err):
+                    raise ValueError(
+                        f"{path}: key {key!r} holds a Python object (pickled) array, which synthlift never loads; "
+                        "save it as a numeric or string array (or drop the key)"
+                    ) from None
+                raise ValueError(f"{path}: key {key!r} cannot be read ({err}); is the file corrupt?") from None
+            except (OSError, EOFError, zipfile.BadZipFile) as err:
+                raise ValueError(f"{path}: key {key!r} cannot be read ({err}); is the file corrupt?") from None
+    return arrays
 
 
 def _class_names_from_npz(
     arrays: Mapping[str, np.ndarray], splits: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path
 ) -> list[str]:
     if "class_names" in arrays:
-        names = [str(name) for name in np.asarray(arrays["class_names"]).ravel().tolist()]
+        names = [name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+                 for name in np.asarray(arrays["class_names"]).ravel().tolist()]
         if len(set(names)) != len(names):
             raise ValueError(f"{path}: 'class_names' has repeated names {names}")
         return names
-    top_label = max(int(labels.max()) for _, labels in splits.values() if labels.size)
+    present = sorted({int(v) for _, labels in splits.values() for v in np.unique(labels)})
+    top_label = present[-1]
+    if present[0] >= 0 and top_label + 1 > max(2 * len(present), len(present) + 8):
+        raise ValueError(
+            f"{path}: labels take the values {_short(present)}, which are not class indices 0..K-1 "
+            "(too many classes would have no images); renumber them 0..K-1 (a 'class_names' array may then name them)"
+        )
     return [str(index) for index in range(top_label + 1)]
 
 
@@ -328,6 +355,7 @@ def split_images(
     if caps:
         kept = cap_class_rows(np.arange(len(train_labels)), train_labels, caps, seed)
         train_images, train_labels = train_images[kept], train_labels[kept]
+    _check_min_train_images(train_labels, dataset.class_names, f"{dataset.source}: train split")
     return ImageSplit(
         train_images, train_labels, validation_images, validation_labels, holdout_images, holdout_labels,
         list(dataset.class_names), dataset.source, holdout_is_official, dataset.name,
@@ -395,6 +423,8 @@ def _as_label_vector(labels: np.ndarray, n_images: int, where: str) -> np.ndarra
         raise ValueError(f"{where}: {n_images} images but {len(labels)} labels; they must be the same length")
     if not np.issubdtype(labels.dtype, np.number) or labels.dtype == bool:
         raise ValueError(f"{where}: labels have dtype {labels.dtype}; expected integer class indices")
+    if np.issubdtype(labels.dtype, np.floating) and not np.isfinite(labels).all():
+        raise ValueError(f"{where}: labels contain NaN or infinite values; expected integer class indices")
     if not np.array_equal(labels, np.round(labels)):
         raise ValueError(f"{where}: labels are not whole numbers; expected integer class indices")
     return labels.astype(np.int64)
@@ -418,15 +448,61 @@ def _check_every_class_present(labels: np.ndarray, class_names: list[str], where
     missing = sorted(set(range(len(class_names))) - set(present.tolist()))
     if missing:
         raise ValueError(
-            f"{where}: class(es) {[class_names[i] for i in missing]} have no training images; "
-            "every class needs training images"
+            f"{where}: class(es) {_short([class_names[i] for i in missing])} have no training images; "
+            f"every class needs training images (labels must be class indices 0..{len(class_names) - 1}, "
+            f"found {_short(present.tolist())})"
         )
+
+
+MIN_TRAIN_IMAGES_PER_CLASS = 2  # as the stratified split and train_caps require
+MAX_CLASS_NAME_LENGTH = 100
+
+
+def _short(values: list, limit: int = 10) -> str:
+    return str(values) if len(values) <= limit else f"{values[:limit]} ... ({len(values)} in all)"
+
+
+def _check_min_train_images(labels: np.ndarray, class_names: list[str], where: str) -> None:
+    counts = np.bincount(labels, minlength=len(class_names))
+    few = {class_names[i]: int(n) for i, n in enumerate(counts) if n < MIN_TRAIN_IMAGES_PER_CLASS}
+    if few:
+        raise ValueError(f"{where}: class(es) {few} have fewer than {MIN_TRAIN_IMAGES_PER_CLASS} training images; "
+                         "a GAN cannot learn a class, nor can its spread be checked, from one image")
+
+
+def _check_not_all_constant(images: np.ndarray, labels: np.ndarray, class_names: list[str], where: str) -> None:
+    flat = images.reshape(len(images), -1)
+    constant = flat.min(axis=1) == flat.max(axis=1)
+    blank = [name for i, name in enumerate(class_names) if constant[labels == i].all()]
+    if blank:
+        raise ValueError(f"{where}: every training image of class(es) {_short(blank)} is constant (a single "
+                         "pixel value, e.g. all black); check how the images were exported")
+
+
+def _check_class_names_publishable(class_names: list[str], path: Path) -> None:
+    """Class names become folder names of the publication: refuse those that cannot or would collide."""
+    bad = [n for n in class_names if n.strip(".") == "" or len(n) > MAX_CLASS_NAME_LENGTH]
+    if bad:
+        raise ValueError(f"{path}: 'class_names' has name(s) {_short(bad)} that cannot name a folder (empty, "
+                         f"'.', '..' or longer than {MAX_CLASS_NAME_LENGTH} characters)")
+    folders: dict[str, str] = {}
+    for name in class_names:
+        folder = publication_folder_name(name)
+        if folder in folders:
+            raise ValueError(f"{path}: class names {folders[folder]!r} and {name!r} would share the "
+                             f"publication folder {folder!r}; rename one of them in 'class_names'")
+        folders[folder] = name
+
+
+def publication_folder_name(name: str) -> str:
+    """The folder of a class in a published ImageFolder layout."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "class"
 
 
 def _check_same_image_shape(images_by_split: Mapping[str, np.ndarray], path: Path) -> None:
     shapes = {split: images.shape[1:] for split, images in images_by_split.items()}
     if len(set(shapes.values())) > 1:
-        raise ValueError(f"{path}: splits have different image shapes {shapes}; pass size=N to resize them")
+        raise ValueError(f"{path}: splits have different image shapes {shapes}; resize every split to one size first")
 
 
 def _check_size_argument(size: Optional[int]) -> None:

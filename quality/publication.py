@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 LATEST_POINTER = "LATEST"
+DATA_CARD = "data_card.json"
 
 
 def publish_version(publish_root: Path, dataset_name: str, write: Callable[[Path], None]) -> Path:
@@ -54,13 +55,20 @@ def record_rejection(publish_root: Path, dataset_name: str, card: dict[str, Any]
     return path
 
 
+def latest_data_card(publish_root: Path, dataset_name: str) -> Optional[dict[str, Any]]:
+    """The data card of a dataset's latest publication, or None when it has none."""
+    latest = latest_publication(publish_root, dataset_name)
+    card = latest / DATA_CARD if latest is not None else None
+    return json.loads(card.read_text()) if card is not None and card.is_file() else None
+
+
 def rejection_path(publish_root: Path, dataset_name: str, key: str) -> Path:
     """Where the rejection record named ``key`` (a run id, or a time stamp) of a dataset lives."""
     return Path(publish_root) / dataset_name / "rejections" / f"{key}.json"
 
 
 def write_data_card(directory: Path, card: dict[str, Any]) -> None:
-    (directory / "data_card.json").write_text(json.dumps(card, indent=2, default=str))
+    (directory / DATA_CARD).write_text(json.dumps(card, indent=2, default=str))
     (directory / "data_card.md").write_text(render_data_card(card))
 
 

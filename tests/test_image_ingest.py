@@ -114,9 +114,21 @@ def test_npz_without_both_official_splits_is_split_stratified(tmp_path):
         (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, -1], 5)), r"label\(s\) \[-1\]"),
         (dict(train_images=np.full((10, 8, 8), 0.5), train_labels=np.repeat([0, 1], 5)), "cannot be converted to uint8"),
         (dict(train_images=np.full((10, 8, 8), 300), train_labels=np.repeat([0, 1], 5)), "cannot be converted to uint8"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, 10**6], 5)),
+         r"labels take the values \[0, 1000000\], which are not class indices 0..K-1"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0.0, np.inf], 5)), "NaN or infinite"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, 1], 5),
+              class_names=np.array(["..", "b"])), r"name\(s\) \['..'\] that cannot name a folder"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, 1], 5),
+              class_names=np.array(["a/b", "a_b"])), "'a/b' and 'a_b' would share the publication folder 'a_b'"),
+        (dict(train_images=np.zeros((10, 8, 8), np.uint8) + np.repeat([0, 1], 5)[:, None, None] * tagged_images(10)[..., 0],
+              train_labels=np.repeat([0, 1], 5)), r"every training image of class\(es\) \['0'\] is constant"),
+        (dict(train_images=tagged_images(10)[..., 0], train_labels=np.repeat([0, 1], 5),
+              notes=np.array([{"a": 1}], dtype=object)), "key 'notes' holds a Python object"),
     ],
     ids=["missing_train_key", "length_mismatch", "single_class", "label_outside_names", "negative_label",
-         "fractional_floats", "values_above_255"],
+         "fractional_floats", "values_above_255", "labels_far_beyond_the_classes", "infinite_label",
+         "class_name_dot_dot", "class_names_sharing_a_folder", "constant_class", "pickled_key"],
 )
 def test_bad_npz_contents_raise_a_named_error(tmp_path, arrays, message):
     path = write_npz(tmp_path / "bad.npz", **arrays)
@@ -137,6 +149,28 @@ def test_missing_and_corrupt_npz_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="truncated.npz"):
         load_medmnist_npz(truncated)
     assert zipfile.is_zipfile(good)
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(ValueError, match="folder.npz is a folder, not a MedMNIST .npz file"):
+        load_medmnist_npz(tmp_path / "folder.npz")
+    np.save(tmp_path / "single.npy", tagged_images(4))
+    (tmp_path / "single.npy").rename(tmp_path / "single.npz")
+    with pytest.raises(ValueError, match=r"single.npz holds a single array \(.npy\)"):
+        load_medmnist_npz(tmp_path / "single.npz")
+
+
+def test_bytes_class_names_are_decoded(tmp_path):
+    path = write_npz(tmp_path / "named.npz", train_images=tagged_images(10), train_labels=np.repeat([0, 1], 5),
+                     class_names=np.array([b"malignant", b"benign"]))
+    assert load_medmnist_npz(path).class_names == ["malignant", "benign"]
+
+
+def test_a_class_with_one_training_image_is_refused_even_with_official_splits(tmp_path):
+    labels = np.array([0] + [1] * 9)
+    path = write_npz(tmp_path / "one.npz", train_images=tagged_images(10), train_labels=labels,
+                     val_images=tagged_images(4), val_labels=np.repeat([0, 1], 2),
+                     test_images=tagged_images(4), test_labels=np.repeat([0, 1], 2))
+    with pytest.raises(ValueError, match=r"one.npz: train split: class\(es\) \{'0': 1\} have fewer than 2 training"):
+        split_images(load_medmnist_npz(path), seed=0)
 
 
 # ------------------------------------------------------------------------------------------ folder
@@ -280,3 +314,28 @@ def test_a_sampling_strategy_names_image_classes_by_name():
     assert rows_to_generate(split, SamplingConfig(sampling_strategy='{"b": 25}')) == {0: 0, 1: 15, 2: 0, 3: 0}
     with pytest.raises(ValueError, match=r"names class\(es\) \['e'\], which are not among the classes \['a', 'b'"):
         rows_to_generate(split, SamplingConfig(sampling_strategy='{"e": 25}'))
+
+
+@pytest.mark.parametrize("shape", [(10, 28, 32), (10, 30, 30)], ids=["not_square", "size_the_gan_cannot_grow"])
+def test_an_image_size_the_gan_cannot_train_on_is_refused_when_read(tmp_path, shape):
+    from assets.image_steps import load
+    from pipelines.config import DatasetConfig
+
+    images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    path = write_npz(tmp_path / "odd.npz", train_images=images, train_labels=np.repeat([0, 1], 5))
+    with pytest.raises(ValueError, match=rf"odd.npz: images are {shape[1]}x{shape[2]}; the image GAN needs square"):
+        load(DatasetConfig(source=str(path)), "odd")
+
+
+def test_a_lone_official_split_is_pooled_with_train_and_the_user_is_warned(tmp_path):
+    from assets.image_steps import input_warnings
+
+    path = write_npz(tmp_path / "only_test.npz", train_images=tagged_images(20), train_labels=np.repeat([0, 1], 10),
+                     test_images=tagged_images(6), test_labels=np.repeat([0, 1], 3))
+    assert input_warnings(load_medmnist_npz(path)) == [
+        "the file has an official 'test' split but no 'val' split: its 'test' images are pooled with train and "
+        "re-split, so some of them train the GAN"]
+    both = write_npz(tmp_path / "both.npz", train_images=tagged_images(20), train_labels=np.repeat([0, 1], 10),
+                     val_images=tagged_images(6), val_labels=np.repeat([0, 1], 3),
+                     test_images=tagged_images(6), test_labels=np.repeat([0, 1], 3))
+    assert input_warnings(load_medmnist_npz(both)) == []

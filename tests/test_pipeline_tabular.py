@@ -419,3 +419,30 @@ def test_stems_that_differ_from_a_valid_name_only_in_case_are_lower_cased_withou
         assert default_dataset_name(source) == Path(source.rstrip("/")).stem.lower()
     assert default_dataset_name("sales.2024.csv").startswith("sales_2024-")
 
+
+
+def _fake_publication(publish_root, name: str, **card) -> None:
+    version = publish_root / name / "v0001"
+    version.mkdir(parents=True)
+    (version / "data_card.json").write_text(json.dumps({"model_version": "abc", **card}))
+    (publish_root / name / "LATEST").write_text("v0001\n")
+
+
+def test_a_name_whose_latest_publication_holds_images_is_refused_for_a_table(tmp_path, capsys):
+    _fake_publication(tmp_path / "published", "clash", modality="image", source="medmnist_npz:/data/scans.npz")
+    code = main(["run", "breast_cancer", "--name", "clash", "--out", str(tmp_path), "--epochs", "2", "--json"])
+    error = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    assert code == 2
+    assert "dataset name 'clash': its latest publication (abc) holds image data from medmnist_npz:/data/scans.npz" in error
+    assert (tmp_path / "published" / "clash" / "LATEST").read_text() == "v0001\n"
+
+
+def test_a_changed_source_under_a_published_name_is_warned_about():
+    from assets.ingest import published_source_warnings
+
+    card = {"modality": "tabular", "source": "/a/train.csv"}
+    assert published_source_warnings(None, "tabular", "/b/train.csv", "train") == []
+    assert published_source_warnings(card, "tabular", "/a/train.csv", "train") == []
+    assert published_source_warnings(card, "tabular", "/b/train.csv", "train") == [
+        "dataset 'train' was last published from /a/train.csv; this run reads /b/train.csv (give it another name if "
+        "it is another dataset)"]
