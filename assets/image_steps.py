@@ -20,7 +20,7 @@ from quality.artifacts import LiftResult, SyntheticImages
 from quality.image_features import FeatureExtractor, train_feature_extractor
 from quality.image_ingest import (
     DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_image_folder, load_medmnist_npz,
-    publication_folder_name, split_images,
+    constant_classes, publication_folder_name, split_images,
 )
 from quality.image_lift import image_lift_report
 from quality.publication import markdown_table
@@ -70,12 +70,17 @@ def dataset_metadata(dataset: ImageDataset) -> dict[str, Any]:
 
 
 def input_warnings(dataset: ImageDataset) -> list[str]:
+    warnings = []
     present = sorted(dataset.official_splits)
     if len(present) == 1:  # split_images pools a lone official split with train and re-splits everything
-        return [f"the file has an official '{present[0]}' split but no "
-                f"'{'test' if present[0] == 'val' else 'val'}' split: its '{present[0]}' images are pooled with "
-                "train and re-split, so some of them train the GAN"]
-    return []
+        warnings.append(f"the file has an official '{present[0]}' split but no "
+                        f"'{'test' if present[0] == 'val' else 'val'}' split: its '{present[0]}' images are pooled "
+                        "with train and re-split, so some of them train the GAN")
+    constant = constant_classes(dataset)
+    if constant:  # legitimate for a class that is not generated (blank pages); fatal for one that is
+        warnings.append(f"every training image of class(es) {constant} is constant (a single pixel value): images "
+                        "generated for such a class fail the validity check, which requires non-constant images")
+    return warnings
 
 
 def split(dataset: ImageDataset, config: SplitConfig) -> ImageSplit:

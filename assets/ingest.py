@@ -1,11 +1,13 @@
 """raw_dataset and dataset_split: read the source, then split it so the holdout stays untouched."""
 
+from pathlib import Path
+
 from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset
 
 from assets.steps import steps_for, steps_for_source
 from pipelines.partitions import dataset_asset_check, dataset_partitions
 from pipelines.config import DatasetConfig, SplitConfig
-from pipelines.catalog import check_partition_key
+from pipelines.catalog import BUILTIN_SOURCES, check_partition_key
 from pipelines.resources import DatasetCatalog, SynthliftStorage
 from quality.publication import latest_data_card, markdown_table
 
@@ -54,9 +56,13 @@ def published_source_warnings(card: dict | None, modality: str, source: str, nam
 
 
 def resolved_dataset_config(config: DatasetConfig, partition: str, catalog: DatasetCatalog) -> DatasetConfig:
-    """Fill an empty source from the catalog entry named like the partition."""
+    """Fill an empty source from the catalog entry named like the partition; a file or folder source is made
+    absolute (as the catalog does), so that data cards record one spelling per file."""
     if config.source:
-        return config
+        if config.source in BUILTIN_SOURCES or not Path(config.source).expanduser().exists():
+            return config  # a missing path is reported by the loader, as given
+        return DatasetConfig(source=str(Path(config.source).expanduser().resolve()), label=config.label,
+                             image_size=config.image_size)
     entry = catalog.entry(partition)
     if entry is None:
         raise ValueError(

@@ -11,12 +11,23 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from dagster import AssetKey, ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+from dagster import (
+    AssetKey, ConfigurableIOManager, DagsterInvariantViolationError, InputContext, OutputContext, ResourceDependency,
+)
 
 from pipelines.interrupts import INTERRUPTS, stop_interactive_run
 from pipelines.resources import SynthliftStorage
 
 TYPE_FILE = "artifact_type.json"
+
+
+def _retried_step(context):
+    """The step a retry policy covers, or None (no policy, or a context built outside a run: load_asset_value)."""
+    try:
+        step = context.step_context
+    except DagsterInvariantViolationError:
+        return None
+    return step if step.op_retry_policy is not None else None
 
 
 class ArtifactIOManager(ConfigurableIOManager):
@@ -26,16 +37,18 @@ class ArtifactIOManager(ConfigurableIOManager):
         try:
             self._handle_output(context, obj)
         except INTERRUPTS as err:  # a step with a retry policy would retry it; others stop the run themselves
-            if context.step_context.op_retry_policy is not None:
-                stop_interactive_run(context.run_id, context.step_context.run_tags, err)
+            step = _retried_step(context)
+            if step is not None:
+                stop_interactive_run(step.run_id, step.run_tags, err)
             raise
 
     def load_input(self, context: InputContext) -> Any:
         try:
             return self._load_input(context)
         except INTERRUPTS as err:
-            if context.step_context.op_retry_policy is not None:
-                stop_interactive_run(context.step_context.run_id, context.step_context.run_tags, err)
+            step = _retried_step(context)
+            if step is not None:
+                stop_interactive_run(step.run_id, step.run_tags, err)
             raise
 
     def _handle_output(self, context: OutputContext, obj: Any) -> None:

@@ -155,7 +155,6 @@ def load_medmnist_npz(path: str | Path, size: Optional[int] = None) -> ImageData
     _check_every_class_present(train_labels, class_names, f"{path}:train")
     _check_same_image_shape({"train": train_images, **{s: im for s, (im, _) in splits.items()}}, path)
     _check_class_names_publishable(class_names, path)
-    _check_not_all_constant(train_images, train_labels, class_names, f"{path}:train")
     return ImageDataset(train_images, train_labels, class_names, f"medmnist_npz:{path}", splits)
 
 
@@ -262,7 +261,9 @@ def load_image_folder(
             picture = picture.resize((size, size), Image.Resampling.BILINEAR)
         arrays.append(np.asarray(picture, dtype=np.uint8).reshape(picture.size[1], picture.size[0], channels))
     labels = np.concatenate([np.full(len(files), index, dtype=np.int64) for index, files in enumerate(files_per_class)])
-    return ImageDataset(np.stack(arrays), labels, [d.name for d in class_dirs], f"image_folder:{root}")
+    class_names = [d.name for d in class_dirs]
+    _check_class_names_publishable(class_names, root)  # 'a b' and 'a_b' would share a published folder
+    return ImageDataset(np.stack(arrays), labels, class_names, f"image_folder:{root}")
 
 
 def _image_files(class_dir: Path, on_non_image: str) -> list[Path]:
@@ -456,6 +457,7 @@ def _check_every_class_present(labels: np.ndarray, class_names: list[str], where
 
 MIN_TRAIN_IMAGES_PER_CLASS = 2  # as the stratified split and train_caps require
 MAX_CLASS_NAME_LENGTH = 100
+MAX_FOLDER_NAME_BYTES = 255  # NAME_MAX of common file systems: 100 CJK characters are 300 bytes
 
 
 def _short(values: list, limit: int = 10) -> str:
@@ -470,27 +472,26 @@ def _check_min_train_images(labels: np.ndarray, class_names: list[str], where: s
                          "a GAN cannot learn a class, nor can its spread be checked, from one image")
 
 
-def _check_not_all_constant(images: np.ndarray, labels: np.ndarray, class_names: list[str], where: str) -> None:
-    flat = images.reshape(len(images), -1)
+def constant_classes(dataset: ImageDataset) -> list[str]:
+    """Classes whose every training image is a single pixel value (an all-black export, or a blank-page class)."""
+    flat = dataset.images.reshape(len(dataset.images), -1)
     constant = flat.min(axis=1) == flat.max(axis=1)
-    blank = [name for i, name in enumerate(class_names) if constant[labels == i].all()]
-    if blank:
-        raise ValueError(f"{where}: every training image of class(es) {_short(blank)} is constant (a single "
-                         "pixel value, e.g. all black); check how the images were exported")
+    return [name for i, name in enumerate(dataset.class_names) if constant[dataset.labels == i].all()]
 
 
 def _check_class_names_publishable(class_names: list[str], path: Path) -> None:
     """Class names become folder names of the publication: refuse those that cannot or would collide."""
-    bad = [n for n in class_names if n.strip(".") == "" or len(n) > MAX_CLASS_NAME_LENGTH]
+    bad = [n for n in class_names if n.strip(".") == "" or len(n) > MAX_CLASS_NAME_LENGTH
+           or len(publication_folder_name(n).encode("utf-8")) > MAX_FOLDER_NAME_BYTES]
     if bad:
         raise ValueError(f"{path}: 'class_names' has name(s) {_short(bad)} that cannot name a folder (empty, "
-                         f"'.', '..' or longer than {MAX_CLASS_NAME_LENGTH} characters)")
+                         f"'.', '..', longer than {MAX_CLASS_NAME_LENGTH} characters or {MAX_FOLDER_NAME_BYTES} bytes)")
     folders: dict[str, str] = {}
     for name in class_names:
         folder = publication_folder_name(name)
         if folder in folders:
             raise ValueError(f"{path}: class names {folders[folder]!r} and {name!r} would share the "
-                             f"publication folder {folder!r}; rename one of them in 'class_names'")
+                             f"publication folder {folder!r}; rename one of them ('class_names' of an .npz, or the class folder)")
         folders[folder] = name
 
 

@@ -56,10 +56,17 @@ def record_rejection(publish_root: Path, dataset_name: str, card: dict[str, Any]
 
 
 def latest_data_card(publish_root: Path, dataset_name: str) -> Optional[dict[str, Any]]:
-    """The data card of a dataset's latest publication, or None when it has none."""
+    """The data card of a dataset's latest publication, or None when it has none or it cannot be read (a
+    damaged card must not stop the next publication, which replaces it as LATEST)."""
     latest = latest_publication(publish_root, dataset_name)
     card = latest / DATA_CARD if latest is not None else None
-    return json.loads(card.read_text()) if card is not None and card.is_file() else None
+    if card is None or not card.is_file():
+        return None
+    try:
+        loaded = json.loads(card.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def rejection_path(publish_root: Path, dataset_name: str, key: str) -> Path:

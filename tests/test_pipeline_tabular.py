@@ -446,3 +446,39 @@ def test_a_changed_source_under_a_published_name_is_warned_about():
     assert published_source_warnings(card, "tabular", "/b/train.csv", "train") == [
         "dataset 'train' was last published from /a/train.csv; this run reads /b/train.csv (give it another name if "
         "it is another dataset)"]
+
+
+def test_a_file_source_is_recorded_by_its_absolute_path(tmp_path, monkeypatch):
+    from assets.ingest import resolved_dataset_config
+    from pipelines.config import DatasetConfig
+    from pipelines.resources import DatasetCatalog
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "t.csv").write_text("a,y\n1,0\n")
+    monkeypatch.chdir(tmp_path)
+    catalog = DatasetCatalog(path=str(tmp_path / "none.yaml"))
+    for spelling in ("data/t.csv", "./data/t.csv", str(tmp_path / "data" / "t.csv")):
+        assert resolved_dataset_config(DatasetConfig(source=spelling), "t", catalog).source == str(
+            (tmp_path / "data" / "t.csv").resolve())
+    assert resolved_dataset_config(DatasetConfig(source="wine"), "wine", catalog).source == "wine"
+    assert resolved_dataset_config(DatasetConfig(source="missing.csv"), "m", catalog).source == "missing.csv"
+
+
+def test_an_interrupt_outside_a_run_reaches_the_caller_unchanged(tmp_path):
+    from dagster import build_input_context, build_output_context
+
+    from pipelines.io_managers import ArtifactIOManager
+    from pipelines.resources import SynthliftStorage
+
+    class Interrupted(ArtifactIOManager):
+        def _load_input(self, context):
+            raise KeyboardInterrupt
+
+        def _handle_output(self, context, obj):
+            raise KeyboardInterrupt
+
+    io = Interrupted(storage=SynthliftStorage(root=str(tmp_path)))
+    with pytest.raises(KeyboardInterrupt):
+        io.load_input(build_input_context())
+    with pytest.raises(KeyboardInterrupt):
+        io.handle_output(build_output_context(), object())

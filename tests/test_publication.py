@@ -52,3 +52,16 @@ def test_data_card_markdown_lists_decision_checks_and_lift():
     text = render_data_card(card)
     assert "| privacy | pass | yes | copies=0 | ok |" in text
     assert "+0.0500" in text and "validation split" in text
+
+
+def test_a_damaged_latest_card_does_not_stop_the_next_run(tmp_path):
+    from quality.publication import latest_data_card
+
+    version = tmp_path / "wine" / "v0001"
+    version.mkdir(parents=True)
+    (tmp_path / "wine" / "LATEST").write_text("v0001\n")
+    for content in (b'{"modality": "tab', b"[]", b"\xff\xfe"):
+        (version / "data_card.json").write_bytes(content)
+        assert latest_data_card(tmp_path, "wine") is None
+    (tmp_path / "wine" / "LATEST").write_text("v0009\n")  # points at a missing version
+    assert latest_data_card(tmp_path, "wine") is None
