@@ -10,6 +10,7 @@ from pipelines.config import DatasetConfig, SplitConfig
 from pipelines.catalog import BUILTIN_SOURCES, check_partition_key
 from pipelines.resources import DatasetCatalog, SynthliftStorage
 from quality.publication import latest_data_card, markdown_table
+from quality.sources import canonical_path
 
 GROUP = "synthlift"
 
@@ -45,11 +46,12 @@ def published_source_warnings(card: dict | None, modality: str, source: str, nam
         return []
     if card.get("modality") != modality:
         raise ValueError(
-            f"dataset name {name!r}: its latest publication ({card.get('model_version')}) holds {card.get('modality')} "
-            f"data from {card.get('source')}, and this source is {modality} data; publish it under another name "
-            "(synthlift run --name, or another partition)"
+            f"dataset name {name!r}: its latest publication ({card.get('model_version')}) holds "
+            f"{card.get('modality')} data from {card.get('source') or 'a source its damaged data card no longer names'}"
+            f", and this source is {modality} data; publish it under another name (synthlift run --name, or another "
+            "partition)"
         )
-    if card.get("source") != source:
+    if card.get("source") not in (None, source):  # None: a damaged card, whose source is unknown
         return [f"dataset {name!r} was last published from {card.get('source')}; this run reads {source} "
                 "(give it another name if it is another dataset)"]
     return []
@@ -61,7 +63,7 @@ def resolved_dataset_config(config: DatasetConfig, partition: str, catalog: Data
     if config.source:
         if config.source in BUILTIN_SOURCES or not Path(config.source).expanduser().exists():
             return config  # a missing path is reported by the loader, as given
-        return DatasetConfig(source=str(Path(config.source).expanduser().resolve()), label=config.label,
+        return DatasetConfig(source=str(canonical_path(config.source)), label=config.label,
                              image_size=config.image_size)
     entry = catalog.entry(partition)
     if entry is None:

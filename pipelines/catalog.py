@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from pipelines.run_config import MAX_SEED, augmentation_run_config
-from quality.sources import IMAGE_BUILTINS, MAX_NAME_LENGTH, modality_of
+from quality.sources import IMAGE_BUILTINS, MAX_NAME_LENGTH, canonical_path, modality_of
 from quality.tabular_ingest import BUILTIN_TABLES
 
 BUILTIN_SOURCES = (*BUILTIN_TABLES, *IMAGE_BUILTINS)
@@ -114,7 +114,7 @@ class CatalogEntry(BaseModel):
         base_dir = (info.context or {}).get("base_dir")
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
-        path = path.resolve()
+        path = canonical_path(path)
         if not path.exists():
             raise ValueError(
                 f"{path} does not exist; give a CSV/Parquet/.npz file or an image folder (relative paths "

@@ -262,7 +262,8 @@ def load_image_folder(
         arrays.append(np.asarray(picture, dtype=np.uint8).reshape(picture.size[1], picture.size[0], channels))
     labels = np.concatenate([np.full(len(files), index, dtype=np.int64) for index, files in enumerate(files_per_class)])
     class_names = [d.name for d in class_dirs]
-    _check_class_names_publishable(class_names, root)  # 'a b' and 'a_b' would share a published folder
+    # 'a b' and 'a_b' would share a published folder; a folder's own name needs no length limit
+    _check_class_names_publishable(class_names, root, max_chars=None)
     return ImageDataset(np.stack(arrays), labels, class_names, f"image_folder:{root}")
 
 
@@ -479,9 +480,10 @@ def constant_classes(dataset: ImageDataset) -> list[str]:
     return [name for i, name in enumerate(dataset.class_names) if constant[dataset.labels == i].all()]
 
 
-def _check_class_names_publishable(class_names: list[str], path: Path) -> None:
+def _check_class_names_publishable(class_names: list[str], path: Path,
+                                   max_chars: Optional[int] = MAX_CLASS_NAME_LENGTH) -> None:
     """Class names become folder names of the publication: refuse those that cannot or would collide."""
-    bad = [n for n in class_names if n.strip(".") == "" or len(n) > MAX_CLASS_NAME_LENGTH
+    bad = [n for n in class_names if n.strip(".") == "" or (max_chars is not None and len(n) > max_chars)
            or len(publication_folder_name(n).encode("utf-8")) > MAX_FOLDER_NAME_BYTES]
     if bad:
         raise ValueError(f"{path}: 'class_names' has name(s) {_short(bad)} that cannot name a folder (empty, "

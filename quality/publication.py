@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 
 LATEST_POINTER = "LATEST"
 DATA_CARD = "data_card.json"
+PUBLISHED_FILE_OF = {"tabular": "augmented.parquet", "image": "manifest.parquet"}
 
 
 def publish_version(publish_root: Path, dataset_name: str, write: Callable[[Path], None]) -> Path:
@@ -65,8 +66,12 @@ def latest_data_card(publish_root: Path, dataset_name: str) -> Optional[dict[str
     try:
         loaded = json.loads(card.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
+        loaded = None
+    if isinstance(loaded, dict):
+        return loaded
+    # the version's files still say what kind of data readers get there: keep the modality guard
+    modality = next((m for m, f in PUBLISHED_FILE_OF.items() if (latest / f).is_file()), None)
+    return {"modality": modality, "model_version": latest.name} if modality else None
 
 
 def rejection_path(publish_root: Path, dataset_name: str, key: str) -> Path:

@@ -13,6 +13,15 @@ IMAGE_SUFFIXES = (".npz",)
 MAX_NAME_LENGTH = 63  # a partition key's limit
 
 
+def canonical_path(path: str | Path) -> Path:
+    """An absolute spelling of an existing source: a folder resolved; a file's folder resolved but its own
+    name kept, so a symlink to a blob without a suffix (Hugging Face or DVC caches) is still a .csv/.npz."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    return path.absolute().parent.resolve() / path.name
+
+
 def modality_of(source: str) -> str:
     """``"tabular"`` or ``"image"``; raises ``ValueError`` for a source synthlift cannot read."""
     if source in BUILTIN_TABLES:

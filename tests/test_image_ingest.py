@@ -376,3 +376,11 @@ def test_a_class_name_too_long_in_bytes_for_a_folder_is_refused(tmp_path):
              class_names=np.array(["肺" * 90, "normal"]))
     with pytest.raises(ValueError, match="cannot name a folder"):
         load_medmnist_npz(tmp_path / "s.npz")
+
+
+def test_a_long_class_folder_name_that_exists_is_loaded(tmp_path):
+    from quality.image_ingest import load_image_folder
+
+    name = "Acute lymphoblastic leukaemia, B-cell precursor, bone marrow aspirate, May-Gruenwald-Giemsa stain x100"
+    assert len(name) > 100
+    assert load_image_folder(_class_folders(tmp_path / "scans", [name, "normal"])).class_names == [name, "normal"]

@@ -482,3 +482,38 @@ def test_an_interrupt_outside_a_run_reaches_the_caller_unchanged(tmp_path):
         io.load_input(build_input_context())
     with pytest.raises(KeyboardInterrupt):
         io.handle_output(build_output_context(), object())
+
+
+def test_a_symlinked_file_source_keeps_its_own_name(tmp_path, monkeypatch):
+    """A Hugging Face or DVC cache links train.csv to a blob without a suffix: the source must stay a .csv."""
+    import os
+
+    from assets.ingest import resolved_dataset_config
+    from pipelines.config import DatasetConfig
+    from pipelines.resources import DatasetCatalog
+    from quality.sources import modality_of
+
+    (tmp_path / "blobs").mkdir()
+    (tmp_path / "blobs" / "9f3c1a2b").write_text("a,y\n1,0\n")
+    (tmp_path / "snap").mkdir()
+    os.symlink(tmp_path / "blobs" / "9f3c1a2b", tmp_path / "snap" / "train.csv")
+    monkeypatch.chdir(tmp_path)
+    catalog = DatasetCatalog(path=str(tmp_path / "none.yaml"))
+    source = resolved_dataset_config(DatasetConfig(source="./snap/train.csv"), "t", catalog).source
+    assert source == str((tmp_path / "snap").resolve() / "train.csv")
+    assert modality_of(source) == "tabular"
+
+
+def test_a_damaged_card_still_guards_the_modality_of_its_version(tmp_path):
+    from assets.ingest import published_source_warnings
+    from quality.publication import latest_data_card
+
+    version = tmp_path / "scans" / "v0001"
+    version.mkdir(parents=True)
+    (tmp_path / "scans" / "LATEST").write_text("v0001\n")
+    (version / "manifest.parquet").write_bytes(b"")
+    (version / "data_card.json").write_bytes(b'{"modality": "ima')
+    card = latest_data_card(tmp_path, "scans")
+    with pytest.raises(ValueError, match="holds image data"):
+        published_source_warnings(card, "tabular", "/a/scans.csv", "scans")
+    assert published_source_warnings(card, "image", "image_folder:/a/scans", "scans") == []
