@@ -9,7 +9,7 @@ from pipelines.partitions import dataset_asset_check, dataset_partitions
 from pipelines.config import DatasetConfig, SplitConfig
 from pipelines.catalog import BUILTIN_SOURCES, check_partition_key
 from pipelines.resources import DatasetCatalog, SynthliftStorage
-from quality.publication import latest_data_card, markdown_table
+from quality.publication import latest_data_card, markdown_table, published_source_warnings
 from quality.sources import canonical_path
 
 GROUP = "synthlift"
@@ -38,23 +38,6 @@ def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: 
     context.add_output_metadata({**steps.dataset_metadata(dataset),
                                  "warnings": MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none")})
     return dataset
-
-
-def published_source_warnings(card: dict | None, modality: str, source: str, name: str) -> list[str]:
-    """Refuse a run that would publish another kind of data under ``name``; warn when the source changed."""
-    if card is None:
-        return []
-    if card.get("modality") != modality:
-        raise ValueError(
-            f"dataset name {name!r}: its latest publication ({card.get('model_version')}) holds "
-            f"{card.get('modality')} data from {card.get('source') or 'a source its damaged data card no longer names'}"
-            f", and this source is {modality} data; publish it under another name (synthlift run --name, or another "
-            "partition)"
-        )
-    if card.get("source") not in (None, source):  # None: a damaged card, whose source is unknown
-        return [f"dataset {name!r} was last published from {card.get('source')}; this run reads {source} "
-                "(give it another name if it is another dataset)"]
-    return []
 
 
 def resolved_dataset_config(config: DatasetConfig, partition: str, catalog: DatasetCatalog) -> DatasetConfig:

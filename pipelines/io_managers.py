@@ -4,12 +4,13 @@ Every artefact type exposes ``save(directory)`` and a ``load(directory)`` classm
 records the type's import path beside the files so the next step can load it.
 """
 
+import contextlib
 import importlib
 import json
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from dagster import (
     AssetKey, ConfigurableIOManager, DagsterInvariantViolationError, InputContext, OutputContext, ResourceDependency,
@@ -30,26 +31,29 @@ def _retried_step(context):
     return step if step.op_retry_policy is not None else None
 
 
+@contextlib.contextmanager
+def _interrupts_stop_interactive_runs(context: InputContext | OutputContext) -> Iterator[None]:
+    """An interrupt while a step with a retry policy loads or stores would be retried: stop an interactive run
+    instead (other steps stop the run themselves)."""
+    try:
+        yield
+    except INTERRUPTS as err:
+        step = _retried_step(context)
+        if step is not None:
+            stop_interactive_run(step.run_id, step.run_tags, err)
+        raise
+
+
 class ArtifactIOManager(ConfigurableIOManager):
     storage: ResourceDependency[SynthliftStorage]
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        try:
+        with _interrupts_stop_interactive_runs(context):
             self._handle_output(context, obj)
-        except INTERRUPTS as err:  # a step with a retry policy would retry it; others stop the run themselves
-            step = _retried_step(context)
-            if step is not None:
-                stop_interactive_run(step.run_id, step.run_tags, err)
-            raise
 
     def load_input(self, context: InputContext) -> Any:
-        try:
+        with _interrupts_stop_interactive_runs(context):
             return self._load_input(context)
-        except INTERRUPTS as err:
-            step = _retried_step(context)
-            if step is not None:
-                stop_interactive_run(step.run_id, step.run_tags, err)
-            raise
 
     def _handle_output(self, context: OutputContext, obj: Any) -> None:
         if not hasattr(obj, "save") or not hasattr(type(obj), "load"):

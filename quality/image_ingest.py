@@ -175,14 +175,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         for key in archive.files:
             try:
                 arrays[key] = archive[key]
-            except ValueError as err:
-                if "allow_pickle" in str(err):
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+                if isinstance(err, ValueError) and "allow_pickle" in str(err):
                     raise ValueError(
                         f"{path}: key {key!r} holds a Python object (pickled) array, which synthlift never loads; "
                         "save it as a numeric or string array (or drop the key)"
                     ) from None
-                raise ValueError(f"{path}: key {key!r} cannot be read ({err}); is the file corrupt?") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as err:
                 raise ValueError(f"{path}: key {key!r} cannot be read ({err}); is the file corrupt?") from None
     return arrays
 

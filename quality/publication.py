@@ -74,6 +74,23 @@ def latest_data_card(publish_root: Path, dataset_name: str) -> Optional[dict[str
     return {"modality": modality, "model_version": latest.name} if modality else None
 
 
+def published_source_warnings(card: dict | None, modality: str, source: str, name: str) -> list[str]:
+    """Refuse a run that would publish another kind of data under ``name``; warn when the source changed."""
+    if card is None:
+        return []
+    if card.get("modality") != modality:
+        raise ValueError(
+            f"dataset name {name!r}: its latest publication ({card.get('model_version')}) holds "
+            f"{card.get('modality')} data from {card.get('source') or 'a source its damaged data card no longer names'}"
+            f", and this source is {modality} data; publish it under another name (synthlift run --name, or another "
+            "partition)"
+        )
+    if card.get("source") not in (None, source):  # None: a damaged card, whose source is unknown
+        return [f"dataset {name!r} was last published from {card.get('source')}; this run reads {source} "
+                "(give it another name if it is another dataset)"]
+    return []
+
+
 def rejection_path(publish_root: Path, dataset_name: str, key: str) -> Path:
     """Where the rejection record named ``key`` (a run id, or a time stamp) of a dataset lives."""
     return Path(publish_root) / dataset_name / "rejections" / f"{key}.json"

@@ -438,7 +438,7 @@ def test_a_name_whose_latest_publication_holds_images_is_refused_for_a_table(tmp
 
 
 def test_a_changed_source_under_a_published_name_is_warned_about():
-    from assets.ingest import published_source_warnings
+    from quality.publication import published_source_warnings
 
     card = {"modality": "tabular", "source": "/a/train.csv"}
     assert published_source_warnings(None, "tabular", "/b/train.csv", "train") == []
@@ -505,7 +505,7 @@ def test_a_symlinked_file_source_keeps_its_own_name(tmp_path, monkeypatch):
 
 
 def test_a_damaged_card_still_guards_the_modality_of_its_version(tmp_path):
-    from assets.ingest import published_source_warnings
+    from quality.publication import published_source_warnings
     from quality.publication import latest_data_card
 
     version = tmp_path / "scans" / "v0001"
