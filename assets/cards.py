@@ -3,10 +3,10 @@ before and after, and the decision."""
 
 from typing import Any
 
-from assets.steps import steps_for
+from assets.modalities import modality_for
 from pipelines.resources import SynthliftStorage
-from quality.publication import utc_now
-from quality.results import CheckResult
+from quality.publish.card import utc_now
+from quality.checks.result import CheckResult
 
 
 def stored_checks(storage: SynthliftStorage, partition, model_version: str, run_id: str = "") -> list[CheckResult]:
@@ -24,12 +24,12 @@ def stored_checks(storage: SynthliftStorage, partition, model_version: str, run_
 
 def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[str, Any]:
     """The part of a data card every outcome has: what was augmented, how, and what was decided."""
-    steps = steps_for(split)
-    before = steps.class_counts(split)
+    modality = modality_for(split)
+    before = modality.class_counts(split)
     return {
         "dataset": split.name,
         "source": split.source,
-        "modality": steps.MODALITY,
+        "modality": modality.MODALITY,
         "created_at": utc_now(),
         "decision": decision.label,
         "reasons": decision.reasons,

@@ -5,20 +5,20 @@ from typing import Any
 from dagster import AssetExecutionContext, MetadataValue, asset
 
 from assets.cards import card_header, stored_checks
-from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
+from assets.asset_checks import BLOCKING_CHECKS, REPORTED_CHECKS
 from assets.ingest import GROUP
 from assets.metadata import png_markdown
-from assets.steps import partition_of, steps_for, timed
+from assets.modalities import modality_for
+from assets.progress import partition_of, timed
 from pipelines.partitions import dataset_partitions
 from pipelines.config import LiftConfig, PublishConfig
 from pipelines.resources import SynthliftStorage
-from quality import plots
-from quality.artifacts import LiftResult, PublicationRecord
-from quality.decision import MIN_LIFT_SEEDS, decide
-from quality.publication import (
-    checks_table, lift_table, publish_version, record_rejection, write_data_card,
-)
-from quality.results import LiftReport
+from quality.report import plots
+from quality.data.artifacts import LiftResult, PublicationRecord
+from quality.publish.decision import MIN_LIFT_SEEDS, decide
+from quality.publish.card import checks_table, lift_table, write_data_card
+from quality.publish.store import publish_version, record_rejection
+from quality.lift.report import LiftReport
 
 
 @asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"scikitlearn"})
@@ -28,8 +28,8 @@ def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_spli
     if len(set(config.seeds)) < MIN_LIFT_SEEDS:
         context.log.warning(f"only {len(set(config.seeds))} distinct seeds: the lift is measured but cannot publish "
                             f"(at least {MIN_LIFT_SEEDS} are needed)")
-    steps = steps_for(dataset_split)
-    result, seconds = timed(steps.measure_lift, dataset_split, synthetic_samples, config, context.log.info)
+    modality = modality_for(dataset_split)
+    result, seconds = timed(modality.measure_lift, dataset_split, synthetic_samples, config, context.log.info)
     decision, final = result.decision_report, result.final_report
     gated = decision["lifts"]
     ba = next(l for l in gated if l["method"] == "real+synthetic" and l["reference"] == "real_only"
@@ -58,7 +58,7 @@ def published_dataset(
     """The augmented dataset, published atomically as a new version only when every blocking check
     passed for this model version and the lift's lower bound clears min_lift; otherwise the rejection
     is recorded and the last publication stays as it was."""
-    steps = steps_for(dataset_split)
+    modality = modality_for(dataset_split)
     checks = stored_checks(storage, partition_of(context), synthetic_samples.model_version)
     reference = lift_report.extras["classic_baseline"] if config.require_beat_baseline else "real_only"
     decision = decide(
@@ -73,7 +73,7 @@ def published_dataset(
     name = dataset_split.name
     if decision.published:
         def write(directory):
-            card["files"] = steps.write_publication(directory, dataset_split, synthetic_samples)
+            card["files"] = modality.write_publication(directory, dataset_split, synthetic_samples)
             write_data_card(directory, card)
 
         output = publish_version(storage.publish_root, name, write)
@@ -103,7 +103,7 @@ def data_card(context, split, model, synthetic, lift: LiftResult, checks, decisi
         ),
         "baselines": lift.extras,
         "config": {
-            "generator": steps_for(split).generator_summary(model),
+            "generator": modality_for(split).generator_summary(model),
             "sampling_seed": synthetic.seed,
             "run_config": context.run.run_config,
         },

@@ -14,7 +14,8 @@ from dagster import (
 )
 
 from assets.ingest import GROUP
-from assets.steps import partition_of, progress_logger, steps_for, timed
+from assets.modalities import modality_for
+from assets.progress import partition_of, progress_logger, timed
 from gan_models.runtime import limit_cpu_threads
 from pipelines.config import GeneratorConfig, SamplingConfig
 from pipelines.interrupts import INTERRUPTS, refuse_if_interrupted, stop_interactive_run
@@ -36,10 +37,10 @@ TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.EXPONENTI
 def check_strategy_fits_classes(dataset_split, config: SamplingConfig) -> None:
     """Raise ``ValueError`` if the strategy names a class the train split lacks, asks a class for fewer rows than it
     has, or asks for no new rows at all."""
-    steps = steps_for(dataset_split)
-    if not any(steps.rows_to_generate(dataset_split, config).values()):
+    modality = modality_for(dataset_split)
+    if not any(modality.rows_to_generate(dataset_split, config).values()):
         raise ValueError(f"sampling_strategy {config.sampling_strategy!r} asks for no new rows: the train split's "
-                         f"class counts {steps.class_counts(dataset_split)} already meet its targets; choose a "
+                         f"class counts {modality.class_counts(dataset_split)} already meet its targets; choose a "
                          "strategy that raises at least one class")
 
 
@@ -53,7 +54,7 @@ def plan_generator_training(context: OpExecutionContext, config: GeneratorConfig
     if not config.per_class:
         yield DynamicOutput(ALL_CLASSES, mapping_key="all_classes")
         return
-    for index in steps_for(dataset_split).class_indices(dataset_split):
+    for index in modality_for(dataset_split).class_indices(dataset_split):
         yield DynamicOutput(index, mapping_key=f"class_{index}")
 
 
@@ -62,7 +63,7 @@ def plan_generator_training(context: OpExecutionContext, config: GeneratorConfig
 def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, dataset_split, part: int,
                          storage: SynthliftStorage):
     refuse_if_interrupted(context.run_id)  # one Ctrl-C stops every training part of a per-class run
-    steps = steps_for(dataset_split)
+    modality = modality_for(dataset_split)
     name = "all_classes" if part == ALL_CLASSES else f"class_{part}"
     checkpoints = None
     if config.checkpoint_every:
@@ -70,7 +71,7 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, d
     progress = progress_logger(context, f"training {name}")
     limit_cpu_threads(config.cpu_threads)
     try:
-        model, seconds = timed(steps.train_part, dataset_split, config, part, progress, checkpoints)
+        model, seconds = timed(modality.train_part, dataset_split, config, part, progress, checkpoints)
     except ValueError as err:  # bad data or options: unlike a lost GPU or worker, a retry would fail the same way
         raise Failure(description=str(err), allow_retries=False) from err
     except INTERRUPTS as err:
@@ -78,7 +79,7 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, d
         # who pressed Ctrl-C on `synthlift run` wants the run to stop, not to restart training and publish
         stop_interactive_run(context.run_id, context.run.tags, err)
         raise
-    resumed = steps.resumed_from_step(model)
+    resumed = modality.resumed_from_step(model)
     context.log.info(f"trained {name} in {seconds} s" + (f", resumed from step {resumed}" if resumed else ""))
     if checkpoints is not None:
         # the trained model is stored as the step's output: a finished run's checkpoint must not be
@@ -89,9 +90,9 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, d
 
 @op(out=Out(io_manager_key="artifact_io"), description="Combine the trained parts into one generator.")
 def combine_generator_parts(context: OpExecutionContext, dataset_split, parts: list):
-    steps = steps_for(dataset_split)
-    model = steps.combine_parts(parts)
-    context.add_output_metadata(steps.training_metadata(model, dataset_split))
+    modality = modality_for(dataset_split)
+    model = modality.combine_parts(parts)
+    context.add_output_metadata(modality.training_metadata(model, dataset_split))
     return model
 
 
@@ -115,9 +116,9 @@ def gan_generator(dataset_split):
 @asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"pytorch"})
 def synthetic_samples(context: AssetExecutionContext, config: SamplingConfig, dataset_split, gan_generator):
     """Exactly the samples each class needs to reach the balancing target, with provenance columns."""
-    steps = steps_for(dataset_split)
+    modality = modality_for(dataset_split)
     check_strategy_fits_classes(dataset_split, config)
-    synthetic = steps.generate(gan_generator, dataset_split, config)
+    synthetic = modality.generate(gan_generator, dataset_split, config)
     context.log.info(f"generating {synthetic.counts} (class -> new samples)")
     context.add_output_metadata({"new_samples_per_class": synthetic.counts, "model_version": synthetic.model_version})
     return synthetic

@@ -4,13 +4,14 @@ from pathlib import Path
 
 from dagster import AssetCheckResult, AssetExecutionContext, MetadataValue, asset
 
-from assets.steps import steps_for, steps_for_source
+from assets.modalities import modality_for, modality_for_source
 from pipelines.partitions import dataset_asset_check, dataset_partitions
 from pipelines.config import DatasetConfig, SplitConfig
 from pipelines.catalog import BUILTIN_SOURCES, check_partition_key
 from pipelines.resources import DatasetCatalog, SynthliftStorage
-from quality.publication import latest_data_card, markdown_table, published_source_warnings
-from quality.sources import canonical_path
+from quality.publish.store import latest_data_card, published_source_warnings
+from quality.report.markdown import markdown_table
+from quality.data.sources import canonical_path
 
 GROUP = "synthlift"
 
@@ -28,14 +29,14 @@ def raw_dataset(context: AssetExecutionContext, config: DatasetConfig, catalog: 
     except ValueError as err:
         raise ValueError(f"dataset name {err}") from None
     config = resolved_dataset_config(config, context.partition_key, catalog)
-    steps = steps_for_source(config.source)
-    dataset = steps.load(config, name=context.partition_key)
-    warnings = steps.input_warnings(dataset) + published_source_warnings(
-        latest_data_card(storage.publish_root, context.partition_key), steps.MODALITY, dataset.source,
+    modality = modality_for_source(config.source)
+    dataset = modality.load(config, name=context.partition_key)
+    warnings = modality.input_warnings(dataset) + published_source_warnings(
+        latest_data_card(storage.publish_root, context.partition_key), modality.MODALITY, dataset.source,
         context.partition_key)
     for warning in warnings:
         context.log.warning(f"{config.source}: {warning}")
-    context.add_output_metadata({**steps.dataset_metadata(dataset),
+    context.add_output_metadata({**modality.dataset_metadata(dataset),
                                  "warnings": MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none")})
     return dataset
 
@@ -61,9 +62,9 @@ def resolved_dataset_config(config: DatasetConfig, partition: str, catalog: Data
 def dataset_split(context: AssetExecutionContext, config: SplitConfig, raw_dataset):
     """Stratified train / validation / holdout split. Only train reaches a GAN, an encoder or a
     threshold; validation decides publication; holdout gives the final figures only."""
-    steps = steps_for(raw_dataset)
-    split = steps.split(raw_dataset, config)
-    sizes = steps.split_sizes(split)
+    modality = modality_for(raw_dataset)
+    split = modality.split(raw_dataset, config)
+    sizes = modality.split_sizes(split)
     classes = sorted({c for counts in sizes.values() for c in counts}, key=str)
     table = markdown_table(["class", *sizes], [[c, *[sizes[p].get(c, 0) for p in sizes]] for c in classes])
     context.add_output_metadata({"rows_per_split": MetadataValue.md(table)})
@@ -72,7 +73,7 @@ def dataset_split(context: AssetExecutionContext, config: SplitConfig, raw_datas
 
 @dataset_asset_check(asset=dataset_split, blocking=True, description="Every class is present in every split.")
 def every_class_in_every_split(dataset_split) -> AssetCheckResult:
-    sizes = steps_for(dataset_split).split_sizes(dataset_split)
+    sizes = modality_for(dataset_split).split_sizes(dataset_split)
     classes = {c for counts in sizes.values() for c in counts}
     missing = {part: sorted(map(str, classes - {c for c, n in counts.items() if n > 0}))
                for part, counts in sizes.items()}

@@ -19,7 +19,7 @@ import torch
 
 from bench import common
 from gan_models.tabular import TabularGAN, TabularGANConfig
-from quality.tabular_ingest import load_table, split_table
+from quality.data.tables import load_table, split_table
 
 
 def timed_fit(fit) -> dict[str, float]:

@@ -29,8 +29,8 @@ from bench import common
 from gan_models.image import ImageGAN, ImageGANConfig
 from gan_models.runtime import select_device, state_fingerprint
 from gan_models.tabular import TabularGAN, TabularGANConfig, training_plan
-from quality.image_ingest import load_medmnist_npz, split_images
-from quality.tabular_ingest import TabularSplit, load_table, split_table
+from quality.data.images import load_medmnist_npz, split_images
+from quality.data.tables import TabularSplit, load_table, split_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "breastmnist.npz"

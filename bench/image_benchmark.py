@@ -8,7 +8,7 @@ final figures and decides nothing. Steps:
    step count) on the train split, recording wall time and discriminator throughput;
 2. sample the images that balance the classes (the product's ``generate``: ``samples_to_generate``
    with ``"auto"``);
-3. run the product's four checks (``assets.image_steps.run_check``, default thresholds), the
+3. run the product's four checks (``assets.modalities.image.run_check``, default thresholds), the
    validation-split lift and ``decide`` with the product's default gate;
 4. measure the lift on the test split; the "best classic baseline" of the final comparison is the one
    chosen on the VALIDATION split, whatever the test split would have chosen.
@@ -32,16 +32,17 @@ import numpy as np
 import torch
 
 from gan_models.image import ImageGAN, ImageGANConfig
-from quality import image_lift
+from quality.lift import images as image_lift
 from bench import common
-from quality.decision import decide
-from quality.image_ingest import ImageSplit, load_medmnist_npz, split_images
-from quality.lift import RunPrediction, build_lift_report
-from quality.results import CheckResult, LiftReport
+from quality.publish.decision import decide
+from quality.data.images import ImageSplit, load_medmnist_npz, split_images
+from quality.lift.statistics import RunPrediction, build_lift_report
+from quality.checks.result import CheckResult
+from quality.lift.report import LiftReport
 
 # The product's wiring (Dagster is imported with it; the benchmark uses its plain functions only).
-from assets.checks import BLOCKING_CHECKS, REPORTED_CHECKS
-from assets.image_steps import generate, run_check
+from assets.asset_checks import BLOCKING_CHECKS, REPORTED_CHECKS
+from assets.modalities.image import generate, run_check
 from pipelines.config import PublishConfig, QualityThresholds, SamplingConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +88,7 @@ def train_gan(split: ImageSplit, gan_steps: Optional[int]) -> tuple[ImageGAN, di
 
 
 def product_checks(split: ImageSplit, synthetic) -> list[CheckResult]:
-    """The four checks as ``assets/checks.py`` runs them: the product's function, default thresholds,
+    """The four checks as ``assets/asset_checks.py`` runs them: the product's function, default thresholds,
     each result renamed to its check name (what ``decide`` expects)."""
     thresholds = QualityThresholds()
     return [replace(run_check(name, split, synthetic, thresholds), name=name)

@@ -64,7 +64,7 @@ def resume_overhead(epochs: int = 300, checkpoint_every: int = 20) -> dict:
     import torch
 
     from gan_models.tabular import TabularGAN, TabularGANConfig
-    from quality.tabular_ingest import load_table, split_table
+    from quality.data.tables import load_table, split_table
 
     torch.set_num_threads(1)
     split = split_table(load_table("breast_cancer"))

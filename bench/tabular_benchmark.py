@@ -26,15 +26,15 @@ import pandas as pd
 
 from gan_models.balancing import samples_to_generate
 from gan_models.tabular import TabularGAN, TabularGANConfig
-from quality import tabular_checks
+from quality.checks import tables as tabular_checks
 from bench import common
-from quality.decision import decide
-from quality.lift import RunPrediction, build_lift_report
-from quality.results import LiftReport
-from quality.tabular_ingest import TabularSplit, load_table, split_table
+from quality.publish.decision import decide
+from quality.lift.statistics import RunPrediction, build_lift_report
+from quality.lift.report import LiftReport
+from quality.data.tables import TabularSplit, load_table, split_table
 # The protocol's own feature cast, probability alignment and label order too, so the benchmark's runs
 # are exactly the product's runs (same inputs to the same pipelines).
-from quality.tabular_lift import (
+from quality.lift.tables import (
     CLASSIFIERS,
     aligned_proba,
     downstream_pipeline,
@@ -50,7 +50,7 @@ SMOTE = "real+smote"
 SYNTHLIFT = "real+synthlift"
 CTGAN_METHOD = "real+ctgan"
 METHODS = (REAL_ONLY, RANDOM_OVERSAMPLING, SMOTE, SYNTHLIFT, CTGAN_METHOD)
-# The product's checks and which of them block publication (assets/checks.py; not imported, to keep
+# The product's checks and which of them block publication (assets/asset_checks.py; not imported, to keep
 # Dagster out of the benchmark process).
 BLOCKING_CHECKS = ("validity", "diversity", "privacy")
 REPORTED_CHECKS = ("fidelity",)

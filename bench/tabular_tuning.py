@@ -24,8 +24,8 @@ import torch
 from bench import common
 from gan_models.balancing import samples_to_generate
 from gan_models.tabular import TabularGAN, TabularGANConfig
-from quality.tabular_ingest import load_table, split_table
-from quality.tabular_lift import REAL_ONLY, REAL_PLUS_SMOTE, REAL_PLUS_SYNTHETIC, tabular_lift_report
+from quality.data.tables import load_table, split_table
+from quality.lift.tables import REAL_ONLY, REAL_PLUS_SMOTE, REAL_PLUS_SYNTHETIC, tabular_lift_report
 
 DATASETS = ("breast_cancer", "wine")
 CLASSIFIER_SEEDS = (0, 1, 2)

@@ -25,8 +25,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from pipelines.run_config import MAX_SEED, augmentation_run_config
-from quality.sources import IMAGE_BUILTINS, MAX_NAME_LENGTH, canonical_path, modality_of
-from quality.tabular_ingest import BUILTIN_TABLES
+from quality.data.sources import IMAGE_BUILTINS, MAX_NAME_LENGTH, canonical_path, modality_of
+from quality.data.tables import BUILTIN_TABLES
 
 BUILTIN_SOURCES = (*BUILTIN_TABLES, *IMAGE_BUILTINS)
 NAME_PATTERN = rf"[a-z0-9][a-z0-9_\-]{{0,{MAX_NAME_LENGTH - 1}}}"

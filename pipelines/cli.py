@@ -118,7 +118,7 @@ def check_run_options(args: argparse.Namespace) -> None:
     a CUDA device this machine lacks, and an output folder that cannot be written. Raises ``ValueError``
     (``FileNotFoundError`` for a missing source)."""
     from pipelines.catalog import check_options_for_modality
-    from quality.sources import modality_of
+    from quality.data.sources import modality_of
 
     check_options_for_modality(modality_of(args.source), {
         "--epochs": args.epochs, "--image-steps": args.image_steps, "--per-class": args.per_class,
@@ -154,7 +154,7 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def dataset_name(args: argparse.Namespace) -> str:
-    from quality.sources import default_dataset_name
+    from quality.data.sources import default_dataset_name
 
     return args.name or default_dataset_name(args.source)
 

@@ -4,7 +4,7 @@ from typing import Optional
 
 from dagster import Definitions
 
-from assets.checks import synthetic_checks
+from assets.asset_checks import synthetic_checks
 from assets.evaluation import lift_report, published_dataset
 from assets.generation import gan_generator, synthetic_samples
 from assets.ingest import dataset_split, every_class_in_every_split, raw_dataset

@@ -1,11 +1,11 @@
 """An IO manager that stores artefacts as files (Parquet, npz, JSON, state_dicts), never pickles.
 
-Every artefact type exposes ``save(directory)`` and a ``load(directory)`` classmethod; the IO manager
-records the type's import path beside the files so the next step can load it.
+Every artefact type exposes ``save(directory)`` and a ``load(directory)`` classmethod and a stable
+``artifact_key``; the IO manager records that key beside the files and finds the type again in
+``ARTIFACT_TYPES``, so moving or renaming a class never breaks a stored artefact.
 """
 
 import contextlib
-import importlib
 import json
 import shutil
 import uuid
@@ -20,6 +20,46 @@ from pipelines.interrupts import INTERRUPTS, stop_interactive_run
 from pipelines.resources import SynthliftStorage
 
 TYPE_FILE = "artifact_type.json"
+
+
+def artifact_types() -> dict[str, type]:
+    """Every type a step may store, by its ``artifact_key``."""
+    from gan_models.image import ImageGAN, PerClassImageGAN
+    from gan_models.tabular import TabularGAN
+    from quality.data.artifacts import LiftResult, PublicationRecord, SyntheticImages, SyntheticTable
+    from quality.data.images import ImageDataset, ImageSplit
+    from quality.data.tables import TabularDataset, TabularSplit
+
+    kinds = (TabularDataset, TabularSplit, TabularGAN, SyntheticTable, ImageDataset, ImageSplit, ImageGAN,
+             PerClassImageGAN, SyntheticImages, LiftResult, PublicationRecord)
+    return {kind.artifact_key: kind for kind in kinds}
+
+
+# Artefacts stored before types were keyed recorded their import path; these still load.
+LEGACY_IMPORT_PATHS = {
+    "quality.tabular_ingest.TabularDataset": "tabular_dataset",
+    "quality.tabular_ingest.TabularSplit": "tabular_split",
+    "gan_models.tabular.trainer.TabularGAN": "tabular_gan",
+    "quality.artifacts.SyntheticTable": "synthetic_table",
+    "quality.image_ingest.ImageDataset": "image_dataset",
+    "quality.image_ingest.ImageSplit": "image_split",
+    "gan_models.image.trainer.ImageGAN": "image_gan",
+    "gan_models.image.trainer.PerClassImageGAN": "per_class_image_gan",
+    "quality.artifacts.SyntheticImages": "synthetic_images",
+    "quality.artifacts.LiftResult": "lift_result",
+    "quality.artifacts.PublicationRecord": "publication_record",
+}
+
+
+def stored_type(path: Path) -> type:
+    """The artefact type recorded at ``path``, by key (or, for older artefacts, by import path)."""
+    recorded = json.loads((path / TYPE_FILE).read_text())
+    key = recorded.get("key") or LEGACY_IMPORT_PATHS.get(f"{recorded.get('module')}.{recorded.get('name')}")
+    types = artifact_types()
+    if key not in types:
+        raise ValueError(f"{path}: stored as {recorded}, a type this version of synthlift does not know; "
+                         "materialize the asset again")
+    return types[key]
 
 
 def _retried_step(context):
@@ -56,17 +96,16 @@ class ArtifactIOManager(ConfigurableIOManager):
             return self._load_input(context)
 
     def _handle_output(self, context: OutputContext, obj: Any) -> None:
-        if not hasattr(obj, "save") or not hasattr(type(obj), "load"):
-            raise TypeError(
-                f"{type(obj).__name__} cannot be stored as files: it needs save(directory) and load(directory)"
-            )
+        key = getattr(obj, "artifact_key", None)
+        if artifact_types().get(key) is not type(obj):
+            raise TypeError(f"{type(obj).__name__} cannot be stored as files: it is not a registered artefact type "
+                            "(pipelines.io_managers.artifact_types)")
         final = self._output_path(context)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
         try:
             obj.save(staging)
-            kind = type(obj)
-            (staging / TYPE_FILE).write_text(json.dumps({"module": kind.__module__, "name": kind.__qualname__}))
+            (staging / TYPE_FILE).write_text(json.dumps({"key": key}))
             _swap_into_place(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -83,8 +122,7 @@ class ArtifactIOManager(ConfigurableIOManager):
             path = self._step_output_path(upstream)
         if not (path / TYPE_FILE).exists():
             raise FileNotFoundError(f"no stored artefact at {path}; materialize the upstream asset first")
-        kind = json.loads((path / TYPE_FILE).read_text())
-        return getattr(importlib.import_module(kind["module"]), kind["name"]).load(path)
+        return stored_type(path).load(path)
 
     def _output_path(self, context: OutputContext) -> Path:
         """Assets live under their key and partition; a step output inside a graph asset (one trained

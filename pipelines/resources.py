@@ -9,7 +9,7 @@ from typing import Any, Iterator, Optional
 
 from dagster import ConfigurableResource
 
-from quality.publication import replace_text
+from quality.publish.store import replace_text
 
 
 class SynthliftStorage(ConfigurableResource):

@@ -15,7 +15,7 @@ from pipelines.config import INTERACTIVE_RUN_TAG
 from pipelines.definitions import ASSET_CHECKS, ASSETS, build_resources
 from pipelines.partitions import DATASETS
 from pipelines.resources import SynthliftStorage
-from quality.publication import rejection_path
+from quality.publish.store import rejection_path
 
 
 DAGSTER_CONSOLE_LOGGER = "dagster"  # the name Dagster gives its console logger

@@ -1,7 +1,8 @@
 import pytest
 
-from quality.decision import decide
-from quality.results import CheckResult, LiftEstimate, LiftReport
+from quality.publish.decision import decide
+from quality.checks.result import CheckResult
+from quality.lift.report import LiftEstimate, LiftReport
 
 
 def _report(ci_low, evaluated_on="validation", seeds=(0, 1, 2, 3, 4)):

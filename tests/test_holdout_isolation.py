@@ -8,7 +8,7 @@ from gan_models.tabular import TabularGAN
 from gan_models.tabular.encoder import TabularEncoder
 from pipelines.cli import build_parser, run_config_from_args
 from pipelines.runner import run_augmentation
-from quality import tabular_checks
+from quality.checks import tables as tabular_checks
 
 
 @pytest.mark.slow

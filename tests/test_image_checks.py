@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-import quality.image_features as image_features
-from quality.image_checks import (
+import quality.checks.image_features as image_features
+from quality.checks.images import (
     frechet_distance,
     image_diversity_check,
     image_fidelity_check,
@@ -13,8 +13,8 @@ from quality.image_checks import (
     image_validity_check,
     precision_recall_density_coverage,
 )
-from quality.image_features import FeatureExtractor, train_feature_extractor
-from quality.image_ingest import load_digits_builtin, load_medmnist_npz, split_images
+from quality.checks.image_features import FeatureExtractor, train_feature_extractor
+from quality.data.images import load_digits_builtin, load_medmnist_npz, split_images
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from quality.image_ingest import (
+from quality.data.images import (
     DIGITS_SCARCE_TRAIN_ROWS,
     ImageDataset,
     ImageSplit,
@@ -304,7 +304,7 @@ def test_split_saves_and_loads_without_pickle(tmp_path):
 
 
 def test_a_sampling_strategy_names_image_classes_by_name():
-    from assets.image_steps import rows_to_generate
+    from assets.modalities.image import rows_to_generate
     from pipelines.config import SamplingConfig
 
     dataset = ImageDataset(tagged_images(200), np.repeat([0, 1, 2, 3], 50), list("abcd"), "test")
@@ -316,7 +316,7 @@ def test_a_sampling_strategy_names_image_classes_by_name():
 
 @pytest.mark.parametrize("shape", [(10, 28, 32), (10, 30, 30)], ids=["not_square", "size_the_gan_cannot_grow"])
 def test_an_image_size_the_gan_cannot_train_on_is_refused_when_read(tmp_path, shape):
-    from assets.image_steps import load
+    from assets.modalities.image import load
     from pipelines.config import DatasetConfig
 
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
@@ -326,7 +326,7 @@ def test_an_image_size_the_gan_cannot_train_on_is_refused_when_read(tmp_path, sh
 
 
 def test_a_lone_official_split_is_pooled_with_train_and_the_user_is_warned(tmp_path):
-    from assets.image_steps import input_warnings
+    from assets.modalities.image import input_warnings
 
     path = write_npz(tmp_path / "only_test.npz", train_images=tagged_images(20), train_labels=np.repeat([0, 1], 10),
                      test_images=tagged_images(6), test_labels=np.repeat([0, 1], 3))
@@ -341,7 +341,7 @@ def test_a_lone_official_split_is_pooled_with_train_and_the_user_is_warned(tmp_p
 
 def test_a_class_of_constant_images_is_warned_about_not_refused(tmp_path):
     """A blank-page class is legitimate when it is not generated; generated, its images fail validity."""
-    from assets.image_steps import input_warnings
+    from assets.modalities.image import input_warnings
 
     images = tagged_images(10)[..., 0]
     images[:5] = 255
@@ -362,14 +362,14 @@ def _class_folders(root, classes):
 
 
 def test_class_folders_that_would_share_a_publication_folder_are_refused(tmp_path):
-    from quality.image_ingest import load_image_folder
+    from quality.data.images import load_image_folder
 
     with pytest.raises(ValueError, match="'cat food' and 'cat_food' would share the publication folder 'cat_food'"):
         load_image_folder(_class_folders(tmp_path / "pets", ["cat food", "cat_food", "dog"]))
 
 
 def test_a_class_name_too_long_in_bytes_for_a_folder_is_refused(tmp_path):
-    from quality.image_ingest import load_medmnist_npz
+    from quality.data.images import load_medmnist_npz
 
     images = np.random.default_rng(0).integers(0, 255, (10, 28, 28), dtype=np.uint8)
     np.savez(tmp_path / "s.npz", train_images=images, train_labels=np.repeat([0, 1], 5),
@@ -379,7 +379,7 @@ def test_a_class_name_too_long_in_bytes_for_a_folder_is_refused(tmp_path):
 
 
 def test_a_long_class_folder_name_that_exists_is_loaded(tmp_path):
-    from quality.image_ingest import load_image_folder
+    from quality.data.images import load_image_folder
 
     name = "Acute lymphoblastic leukaemia, B-cell precursor, bone marrow aspirate, May-Gruenwald-Giemsa stain x100"
     assert len(name) > 100

@@ -3,10 +3,10 @@ import os
 import numpy as np
 import pytest
 
-import quality.image_lift as image_lift
-from quality.image_features import predict_proba, train_classifier
-from quality.image_ingest import load_digits_builtin, split_images
-from quality.image_lift import (
+import quality.lift.images as image_lift
+from quality.checks.image_features import predict_proba, train_classifier
+from quality.data.images import load_digits_builtin, split_images
+from quality.lift.images import (
     CLASSIC_METHODS,
     METHODS,
     batch_augmenter,

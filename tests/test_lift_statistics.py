@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score, roc_auc_score
 
-from quality.lift import RunPrediction, build_lift_report, weighted_metrics
+from quality.lift.statistics import RunPrediction, build_lift_report, weighted_metrics
 
 
 def _random_predictions(rng, n, k):

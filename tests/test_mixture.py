@@ -12,7 +12,7 @@ from sklearn.mixture import BayesianGaussianMixture
 from gan_models.tabular.encoder import MIXTURE_MAX_ITER, WEIGHT_CONCENTRATION_PRIOR
 from gan_models.tabular import mixture
 from gan_models.tabular.mixture import fit_mixtures
-from quality.tabular_ingest import load_table
+from quality.data.tables import load_table
 
 
 def sklearn_mixture(values: np.ndarray, n_components: int, seed: int, max_iter: int) -> BayesianGaussianMixture:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import main
-from quality.publication import latest_publication
+from quality.publish.store import latest_publication
 
 FAST = ["--image-steps", "30", "--lift-seeds", "5", "--lift-epochs", "2"]
 
@@ -66,7 +66,7 @@ def test_a_corrupt_npz_is_named_and_nothing_is_published(tmp_path, capsys):
 
 def test_one_interrupt_stops_every_training_part_of_a_per_class_run(tmp_path, capsys, monkeypatch):
     """After one part fails on Ctrl-C, the in-process executor would go on training the other classes."""
-    import assets.image_steps as steps
+    import assets.modalities.image as steps
 
     parts = []
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import main
-from quality.publication import latest_publication
+from quality.publish.store import latest_publication
 
 # 100 epochs: at 30 the generator still leaves blanks in the "sick" rows, which the validity check refuses
 FAST = ["--epochs", "100", "--lift-seeds", "5"]
@@ -288,7 +288,7 @@ def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys, patients_csv):
 
 
 def test_a_failed_split_check_stops_the_run_naming_the_missing_class(tmp_path, capsys, patients_csv, monkeypatch):
-    import assets.tabular_steps as steps
+    import assets.modalities.tabular as steps
 
     counted = steps.split_sizes
     monkeypatch.setattr(steps, "split_sizes", lambda data: {**counted(data), "holdout": {"well": 3, "sick": 0}})
@@ -328,13 +328,13 @@ def test_default_names_are_valid_partition_keys(source):
     import re
 
     from pipelines.catalog import NAME_PATTERN
-    from quality.sources import default_dataset_name
+    from quality.data.sources import default_dataset_name
 
     assert re.fullmatch(NAME_PATTERN, default_dataset_name(source)), default_dataset_name(source)
 
 
 def test_default_names_keep_clean_stems_and_tell_altered_ones_apart():
-    from quality.sources import default_dataset_name
+    from quality.data.sources import default_dataset_name
 
     assert default_dataset_name("data/my_data.csv") == "my_data"
     assert default_dataset_name("breast_cancer") == "breast_cancer"
@@ -355,7 +355,7 @@ def test_an_output_folder_that_cannot_be_created_is_refused_before_anything_runs
 def test_an_interrupt_during_training_stops_the_run_without_a_retry_or_a_publication(tmp_path, capsys, patients_csv,
                                                                                       monkeypatch):
     """Dagster turns an interrupt into a retry of a step with a retry policy; from the command line it must stop."""
-    import assets.tabular_steps as steps
+    import assets.modalities.tabular as steps
 
     calls = []
 
@@ -388,7 +388,7 @@ def test_a_step_error_of_several_lines_is_reported_by_its_first(tmp_path, capsys
 def test_an_interrupt_while_a_training_step_stores_or_loads_stops_the_run_without_a_retry(
         tmp_path, capsys, patients_csv, monkeypatch, where):
     """The training step's retry policy covers its inputs and outputs too, not only its body."""
-    import assets.tabular_steps as steps
+    import assets.modalities.tabular as steps
     from pipelines.io_managers import ArtifactIOManager
 
     trained, pressed = [], []
@@ -413,7 +413,7 @@ def test_an_interrupt_while_a_training_step_stores_or_loads_stops_the_run_withou
 
 
 def test_stems_that_differ_from_a_valid_name_only_in_case_are_lower_cased_without_a_hash():
-    from quality.sources import default_dataset_name
+    from quality.data.sources import default_dataset_name
 
     for source in ["Iris.csv", "HAM10000/", "BreastMNIST.npz", "data/Patients.parquet"]:
         assert default_dataset_name(source) == Path(source.rstrip("/")).stem.lower()
@@ -438,7 +438,7 @@ def test_a_name_whose_latest_publication_holds_images_is_refused_for_a_table(tmp
 
 
 def test_a_changed_source_under_a_published_name_is_warned_about():
-    from quality.publication import published_source_warnings
+    from quality.publish.store import published_source_warnings
 
     card = {"modality": "tabular", "source": "/a/train.csv"}
     assert published_source_warnings(None, "tabular", "/b/train.csv", "train") == []
@@ -491,7 +491,7 @@ def test_a_symlinked_file_source_keeps_its_own_name(tmp_path, monkeypatch):
     from assets.ingest import resolved_dataset_config
     from pipelines.config import DatasetConfig
     from pipelines.resources import DatasetCatalog
-    from quality.sources import modality_of
+    from quality.data.sources import modality_of
 
     (tmp_path / "blobs").mkdir()
     (tmp_path / "blobs" / "9f3c1a2b").write_text("a,y\n1,0\n")
@@ -505,8 +505,8 @@ def test_a_symlinked_file_source_keeps_its_own_name(tmp_path, monkeypatch):
 
 
 def test_a_damaged_card_still_guards_the_modality_of_its_version(tmp_path):
-    from quality.publication import published_source_warnings
-    from quality.publication import latest_data_card
+    from quality.publish.store import published_source_warnings
+    from quality.publish.store import latest_data_card
 
     version = tmp_path / "scans" / "v0001"
     version.mkdir(parents=True)

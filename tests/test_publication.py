@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from quality.publication import latest_publication, publish_version, record_rejection, render_data_card
+from quality.publish.store import latest_publication, publish_version, record_rejection
+from quality.publish.card import render_data_card
 
 
 def _writer(text):
@@ -55,7 +56,7 @@ def test_data_card_markdown_lists_decision_checks_and_lift():
 
 
 def test_a_damaged_latest_card_does_not_stop_the_next_run(tmp_path):
-    from quality.publication import latest_data_card
+    from quality.publish.store import latest_data_card
 
     version = tmp_path / "wine" / "v0001"
     version.mkdir(parents=True)

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 
 from assets.cards import stored_checks
-from assets.checks import record_if_blocked
+from assets.asset_checks import record_if_blocked
 from pipelines.resources import SynthliftStorage
-from quality.tabular_ingest import load_table, split_table
+from quality.data.tables import load_table, split_table
 
 
 @pytest.fixture(scope="module")

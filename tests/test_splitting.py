@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from quality.splitting import cap_class_rows, stratified_split_indices
+from quality.data.splitting import cap_class_rows, stratified_split_indices
 
 
 def test_splits_are_disjoint_cover_everything_and_keep_class_shares():

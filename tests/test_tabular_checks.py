@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from quality.gx_suite import expectation_suite_spec, run_suite
-from quality.tabular_ingest import load_table, split_table
+from quality.checks.gx_suite import expectation_suite_spec, run_suite
+from quality.data.tables import load_table, split_table
 from gan_models.balancing import samples_to_generate
-from quality.splitting import stratified_split_indices
-from quality.tabular_checks import (
+from quality.data.splitting import stratified_split_indices
+from quality.checks.tables import (
     _duplicate_rate,
     _median_lower_bound,
     diversity_check,

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quality.tabular_ingest import TabularSplit, input_warnings, load_table, split_table, validate_table
+from quality.data.tables import TabularSplit, input_warnings, load_table, split_table, validate_table
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_a_column_whose_values_all_fall_outside_train_is_named(table, tmp_path):
 
 
 def _seed_putting_row_outside_train(dataset, row: int) -> int:
-    from quality.splitting import stratified_split_indices
+    from quality.data.splitting import stratified_split_indices
 
     labels = dataset.frame[dataset.label_column].to_numpy()
     return next(seed for seed in range(100) if row not in stratified_split_indices(labels, seed, where="t").train)

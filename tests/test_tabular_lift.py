@@ -12,9 +12,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.preprocessing import StandardScaler
 
-import quality.tabular_lift as tabular_lift
-from quality.results import LiftReport
-from quality.tabular_lift import hardest_classic_baseline, downstream_pipeline, minority_class, tabular_lift_report
+import quality.lift.tables as tabular_lift
+from quality.lift.report import LiftReport
+from quality.lift.tables import hardest_classic_baseline, downstream_pipeline, minority_class, tabular_lift_report
 
 LABEL = "diagnosis"
 

@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -197,6 +197,9 @@ def to_uint8_nhwc(images: torch.Tensor) -> np.ndarray:
 
 class ImageGAN:
     """A class-conditional image GAN: ``fit`` on uint8 images, ``sample`` exact class counts."""
+
+    modality: ClassVar[str] = "image"
+    artifact_key: ClassVar[str] = "image_gan"  # names the type in stored artefacts: never change it
 
     def __init__(self, config: ImageGANConfig | None = None):
         self.config = config or ImageGANConfig()
@@ -578,6 +581,9 @@ def train_single_class(
 
 class PerClassImageGAN:
     """Independent single-class generators combined behind ImageGAN's ``sample``/``save``/``load``."""
+
+    modality: ClassVar[str] = "image"
+    artifact_key: ClassVar[str] = "per_class_image_gan"  # names the type in stored artefacts: never change it
 
     def __init__(self, models: Mapping[int, ImageGAN]):
         if not models:

@@ -39,7 +39,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Hashable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, ClassVar, Hashable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -170,6 +170,9 @@ class _Run:
 
 class TabularGAN:
     """Class-conditional tabular GAN: ``fit`` on a labelled table, then ``sample`` rows of any class."""
+
+    modality: ClassVar[str] = "tabular"
+    artifact_key: ClassVar[str] = "tabular_gan"  # names the type in stored artefacts: never change it
 
     def __init__(self, config: TabularGANConfig | None = None) -> None:
         self.config = config or TabularGANConfig()

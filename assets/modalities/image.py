@@ -15,16 +15,17 @@ from gan_models.balancing import samples_to_generate
 from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, image_grid, sample_grid, train_single_class
 from gan_models.runtime import state_fingerprint
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
-from quality import image_checks, plots
-from quality.artifacts import LiftResult, SyntheticImages
-from quality.image_features import FeatureExtractor, train_feature_extractor
-from quality.image_ingest import (
+from quality.checks import images as image_checks
+from quality.report import plots
+from quality.data.artifacts import LiftResult, SyntheticImages
+from quality.checks.image_features import FeatureExtractor, train_feature_extractor
+from quality.data.images import (
     DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_image_folder, load_medmnist_npz,
     constant_classes, publication_folder_name, split_images,
 )
-from quality.image_lift import image_lift_report
-from quality.publication import markdown_table
-from quality.results import CheckResult
+from quality.lift.images import image_lift_report
+from quality.report.markdown import markdown_table
+from quality.checks.result import CheckResult
 
 MODALITY = "image"
 DIGITS_SOURCE = "builtin:digits"  # what load_digits_builtin records as its source

@@ -1,4 +1,4 @@
-"""Versioned, atomic publication and the data card.
+"""Versioned, atomic publication and the record of rejections.
 
 A version is written into a staging folder beside its final place and renamed into place in one
 step, then the ``LATEST`` pointer is replaced atomically; a failure at any point leaves the last
@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from quality.publish.card import DATA_CARD
+
 LATEST_POINTER = "LATEST"
-DATA_CARD = "data_card.json"
 PUBLISHED_FILE_OF = {"tabular": "augmented.parquet", "image": "manifest.parquet"}
 
 
@@ -94,84 +95,6 @@ def published_source_warnings(card: dict | None, modality: str, source: str, nam
 def rejection_path(publish_root: Path, dataset_name: str, key: str) -> Path:
     """Where the rejection record named ``key`` (a run id, or a time stamp) of a dataset lives."""
     return Path(publish_root) / dataset_name / "rejections" / f"{key}.json"
-
-
-def write_data_card(directory: Path, card: dict[str, Any]) -> None:
-    (directory / DATA_CARD).write_text(json.dumps(card, indent=2, default=str))
-    (directory / "data_card.md").write_text(render_data_card(card))
-
-
-def render_data_card(card: dict[str, Any]) -> str:
-    """The data card as Markdown: what was published, from what, and the evidence for it."""
-    lines = [
-        f"# Data card: {card.get('dataset')}",
-        "",
-        f"- **Decision**: {card.get('decision')}",
-        f"- **Source**: `{card.get('source')}` ({card.get('modality')})",
-        f"- **Created**: {card.get('created_at')}",
-        f"- **Model version**: `{card.get('model_version')}`",
-        "",
-        "## Why",
-        *[f"- {reason}" for reason in card.get("reasons", [])],
-        "",
-        "## Class counts (training split)",
-        markdown_table(
-            ["class", "real", "after augmentation"],
-            [[c, n, card.get("class_counts_after", {}).get(c, "")]
-             for c, n in card.get("class_counts_before", {}).items()],
-        ),
-        "",
-        "## Quality checks",
-        checks_table(card.get("checks", [])),
-    ]
-    for title, report in card.get("lift", {}).items():
-        if report:
-            lines += ["", f"## Downstream lift ({title}: evaluated on the {report['evaluated_on']} split)",
-                      lift_table(report)]
-    lines += ["", "## Configuration", "```json", json.dumps(card.get("config", {}), indent=2, default=str), "```"]
-    return "\n".join(lines) + "\n"
-
-
-def checks_table(checks: list[dict[str, Any]]) -> str:
-    rows = [
-        [c["name"], "pass" if c["passed"] else "FAIL", "yes" if c["blocking"] else "no",
-         ", ".join(f"{k}={_fmt(v)}" for k, v in c.get("metrics", {}).items() if not isinstance(v, (dict, list))),
-         c.get("details", "")]
-        for c in checks
-    ]
-    return markdown_table(["check", "result", "blocking", "figures", "details"], rows)
-
-
-def lift_table(report: dict[str, Any]) -> str:
-    metrics = list(next(iter(report["scores"].values())).keys())
-    rows = [[method, *[_fmt(scores[m]) for m in metrics]] for method, scores in report["scores"].items()]
-    scores = markdown_table(["method", *metrics], rows)
-    lift_rows = [
-        [l["method"], l["reference"], l["metric"], f"{l['mean']:+.4f}", f"[{l['ci_low']:+.4f}, {l['ci_high']:+.4f}]"]
-        for l in report["lifts"]
-        if l["metric"] in ("balanced_accuracy", "minority_recall")
-    ]
-    confidence = f"{report.get('confidence', 0.95):.0%}"
-    lifts = markdown_table(["method", "over", "metric", "lift", f"{confidence} CI"], lift_rows)
-    return (f"{report['n_eval_rows']} real rows, seeds {report['seeds']}, classifiers {report['classifiers']}\n\n"
-            f"{scores}\n\n{lifts}")
-
-
-def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _claim_next_version(dataset_dir: Path, staging: Path) -> Path:

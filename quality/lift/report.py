@@ -1,28 +1,9 @@
-"""Plain records that every check and the lift protocol return, so assets and data cards read one shape."""
+"""The records the lift protocol returns: paired lift estimates and the report of one evaluation."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The outcome of one quality check.
-
-    ``metrics`` holds the figures (JSON-serialisable scalars), ``threshold`` what they were held
-    against, and ``details`` one human sentence that says why it passed or failed.
-    """
-
-    name: str
-    passed: bool
-    blocking: bool
-    metrics: dict[str, Any] = field(default_factory=dict)
-    threshold: dict[str, Any] = field(default_factory=dict)
-    details: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,21 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 from assets.cards import card_header, stored_checks
 from assets.generation import synthetic_samples
 from assets.metadata import check_metadata
-from assets.steps import steps_for
+from assets.modalities import modality_for
 from pipelines.config import PublishConfig, QualityThresholds
 from pipelines.partitions import dataset_asset_check
 from pipelines.resources import SynthliftStorage
 from pipelines.run_config import step_config
-from quality.decision import Decision, decide
-from quality.publication import record_rejection
+from quality.publish.decision import Decision, decide
+from quality.publish.store import record_rejection
 
 BLOCKING_CHECKS = ("validity", "diversity", "privacy")
 REPORTED_CHECKS = ("fidelity",)
 
 
 def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, thresholds, storage) -> AssetCheckResult:
-    steps = steps_for(split)
-    result = replace(steps.run_check(name, split, synthetic, thresholds), name=name)  # one name per check
+    modality = modality_for(split)
+    result = replace(modality.run_check(name, split, synthetic, thresholds), name=name)  # one name per check
     partition = context.op_execution_context.partition_key
     run = context.op_execution_context.run
     storage.write_check_result(partition, name,
@@ -36,7 +36,7 @@ def _evaluate(name: str, context: AssetCheckExecutionContext, split, synthetic, 
         record_if_blocked(run, storage, partition, split, synthetic)
     metadata = check_metadata(result)
     if name == "fidelity":
-        metadata.update(steps.comparison_metadata(split, synthetic))
+        metadata.update(modality.comparison_metadata(split, synthetic))
     blocking = name in BLOCKING_CHECKS
     return AssetCheckResult(
         passed=result.passed,

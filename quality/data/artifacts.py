@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, ClassVar, Iterable, Optional
 
 import pandas as pd
 
@@ -15,6 +15,9 @@ PROVENANCE_COLUMNS = ("synthetic", "model_version", "seed")
 @dataclass
 class SyntheticTable:
     """Synthetic rows, streamed to Parquet chunk by chunk so memory stays flat however many there are."""
+
+    modality: ClassVar[str] = "tabular"
+    artifact_key: ClassVar[str] = "synthetic_table"  # names the type in stored artefacts: never change it
 
     label_column: str
     model_version: str
@@ -65,6 +68,8 @@ class SyntheticTable:
 class LiftResult:
     """The lift on the validation split (it decides) and on the holdout split (it is only reported)."""
 
+    artifact_key: ClassVar[str] = "lift_result"  # names the type in stored artefacts: never change it
+
     decision_report: dict[str, Any]
     final_report: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
@@ -81,6 +86,8 @@ class LiftResult:
 @dataclass
 class PublicationRecord:
     """What the publish step decided, where it wrote, and the full data card."""
+
+    artifact_key: ClassVar[str] = "publication_record"  # names the type in stored artefacts: never change it
 
     decision: str
     reasons: list[str]
@@ -99,6 +106,9 @@ class PublicationRecord:
 @dataclass
 class SyntheticImages:
     """Synthetic images with their labels and provenance, stored as one compressed npz."""
+
+    modality: ClassVar[str] = "image"
+    artifact_key: ClassVar[str] = "synthetic_images"  # names the type in stored artefacts: never change it
 
     images: Any
     labels: Any

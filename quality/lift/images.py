@@ -21,9 +21,9 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from quality.image_features import predict_proba, train_classifier
-from quality.lift import RunPrediction, build_lift_report
-from quality.results import LiftReport
+from quality.checks.image_features import predict_proba, train_classifier
+from quality.lift.statistics import RunPrediction, build_lift_report
+from quality.lift.report import LiftReport
 
 CLASSIFIER_NAME = "small_cnn"
 CLASSIC_METHODS = ("real+oversampling", "real+classic", "real+classic+oversampling")

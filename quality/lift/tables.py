@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import ClassifierMixin
 
-from quality.gx_suite import is_numeric_column
-from quality.lift import RunPrediction, build_lift_report
-from quality.results import LiftReport
-from quality.tabular_checks import MISSING
+from quality.checks.gx_suite import is_numeric_column
+from quality.lift.statistics import RunPrediction, build_lift_report
+from quality.lift.report import LiftReport
+from quality.checks.tables import MISSING
 
 if TYPE_CHECKING:
     from imblearn.pipeline import Pipeline

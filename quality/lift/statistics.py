@@ -19,7 +19,7 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
-from quality.results import LiftEstimate, LiftReport
+from quality.lift.report import LiftEstimate, LiftReport
 
 METRICS = ("balanced_accuracy", "macro_f1", "minority_recall", "auprc", "auc")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
 
-from quality.results import CheckResult, LiftReport
+from quality.checks.result import CheckResult
+from quality.lift.report import LiftReport
 
 # The lift protocol's minimum number of downstream training seeds: fewer may be measured (a quick look),
 # but such a lift never publishes.

@@ -11,9 +11,9 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from quality.baselines import class_mix_weights, close_fraction_allowance, weighted_quantile
-from quality.image_features import FeatureExtractor
-from quality.results import CheckResult
+from quality.checks.privacy_baseline import class_mix_weights, close_fraction_allowance, weighted_quantile
+from quality.checks.image_features import FeatureExtractor
+from quality.checks.result import CheckResult
 
 DISTANCE_CHUNK_ROWS = 1024
 

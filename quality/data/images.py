@@ -12,13 +12,13 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import ClassVar, Mapping, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from quality.splitting import cap_class_rows, stratified_split_indices
+from quality.data.splitting import cap_class_rows, stratified_split_indices
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRAYSCALE_PIL_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -31,6 +31,9 @@ DIGITS_SCARCE_TRAIN_ROWS: dict[int, int] = {1: 15, 3: 15, 5: 15, 7: 15, 9: 15}
 @dataclass
 class ImageDataset:
     """Images of one source. ``official_splits`` holds MedMNIST's ``"val"``/``"test"`` when the file has them."""
+
+    modality: ClassVar[str] = "image"
+    artifact_key: ClassVar[str] = "image_dataset"  # names the type in stored artefacts: never change it
 
     images: np.ndarray
     labels: np.ndarray
@@ -64,6 +67,9 @@ class ImageDataset:
 @dataclass
 class ImageSplit:
     """Train (GANs, encoders and thresholds see only this), validation (decides) and holdout (reports)."""
+
+    modality: ClassVar[str] = "image"
+    artifact_key: ClassVar[str] = "image_split"  # names the type in stored artefacts: never change it
 
     train_images: np.ndarray
     train_labels: np.ndarray

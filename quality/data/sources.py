@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from quality.tabular_ingest import BUILTIN_TABLES
+from quality.data.tables import BUILTIN_TABLES
 
 IMAGE_BUILTINS = ("digits",)
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")

@@ -6,13 +6,13 @@ import decimal
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, ClassVar, Optional
 
 import numpy as np
 import pandas as pd
 
-from quality.artifacts import PROVENANCE_COLUMNS
-from quality.splitting import cap_class_rows, stratified_split_indices
+from quality.data.artifacts import PROVENANCE_COLUMNS
+from quality.data.splitting import cap_class_rows, stratified_split_indices
 
 # Fewer rows than this can be all distinct by chance (a city per row in a six-row table).
 MIN_IDENTIFIER_ROWS = 20
@@ -70,6 +70,9 @@ BUILTIN_TABLES: dict[str, BuiltinTable] = {
 class TabularDataset:
     """A validated labelled table as read from its source."""
 
+    modality: ClassVar[str] = "tabular"
+    artifact_key: ClassVar[str] = "tabular_dataset"  # names the type in stored artefacts: never change it
+
     frame: pd.DataFrame
     label_column: str
     name: str
@@ -91,6 +94,9 @@ class TabularDataset:
 class TabularSplit:
     """Train rows (the only rows any model, encoder or threshold sees), validation rows (they decide
     publication) and holdout rows (final figures only)."""
+
+    modality: ClassVar[str] = "tabular"
+    artifact_key: ClassVar[str] = "tabular_split"  # names the type in stored artefacts: never change it
 
     train: pd.DataFrame
     validation: pd.DataFrame

@@ -14,13 +14,14 @@ from gan_models.balancing import samples_to_generate
 from gan_models.runtime import state_fingerprint
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
-from quality import plots, tabular_checks
-from quality.artifacts import PROVENANCE_COLUMNS, LiftResult, SyntheticTable
-from quality.publication import markdown_table
-from quality.results import CheckResult
-from quality.tabular_ingest import TabularDataset, TabularSplit, load_table, split_table
-from quality.tabular_ingest import input_warnings as tabular_input_warnings  # the step below has the same name
-from quality.tabular_lift import hardest_classic_baseline, tabular_lift_report
+from quality.report import plots
+from quality.checks import tables as tabular_checks
+from quality.data.artifacts import PROVENANCE_COLUMNS, LiftResult, SyntheticTable
+from quality.report.markdown import markdown_table
+from quality.checks.result import CheckResult
+from quality.data.tables import TabularDataset, TabularSplit, load_table, split_table
+from quality.data.tables import input_warnings as tabular_input_warnings  # the step below has the same name
+from quality.lift.tables import hardest_classic_baseline, tabular_lift_report
 
 MODALITY = "tabular"
 

@@ -15,10 +15,10 @@ from typing import NamedTuple, Optional
 import numpy as np
 import pandas as pd
 
-from quality.artifacts import PROVENANCE_COLUMNS
-from quality.baselines import class_mix_weights, close_fraction_allowance, weighted_quantile
-from quality.gx_suite import expectation_suite_spec, is_numeric_column, run_suite
-from quality.results import CheckResult
+from quality.data.artifacts import PROVENANCE_COLUMNS
+from quality.checks.privacy_baseline import class_mix_weights, close_fraction_allowance, weighted_quantile
+from quality.checks.gx_suite import expectation_suite_spec, is_numeric_column, run_suite
+from quality.checks.result import CheckResult
 
 MISSING = "__missing__"
 C2ST_MIN_ROWS_PER_SIDE = 10

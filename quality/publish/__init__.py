@@ -1,0 +1,1 @@
+"""The publish decision, the versioned atomic store and the data card."""

@@ -1,0 +1,77 @@
+"""The data card: the JSON record of a run and its Markdown rendering."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from quality.report.markdown import format_figure, markdown_table
+
+DATA_CARD = "data_card.json"
+
+
+def write_data_card(directory: Path, card: dict[str, Any]) -> None:
+    (directory / DATA_CARD).write_text(json.dumps(card, indent=2, default=str))
+    (directory / "data_card.md").write_text(render_data_card(card))
+
+
+def render_data_card(card: dict[str, Any]) -> str:
+    """The data card as Markdown: what was published, from what, and the evidence for it."""
+    lines = [
+        f"# Data card: {card.get('dataset')}",
+        "",
+        f"- **Decision**: {card.get('decision')}",
+        f"- **Source**: `{card.get('source')}` ({card.get('modality')})",
+        f"- **Created**: {card.get('created_at')}",
+        f"- **Model version**: `{card.get('model_version')}`",
+        "",
+        "## Why",
+        *[f"- {reason}" for reason in card.get("reasons", [])],
+        "",
+        "## Class counts (training split)",
+        markdown_table(
+            ["class", "real", "after augmentation"],
+            [[c, n, card.get("class_counts_after", {}).get(c, "")]
+             for c, n in card.get("class_counts_before", {}).items()],
+        ),
+        "",
+        "## Quality checks",
+        checks_table(card.get("checks", [])),
+    ]
+    for title, report in card.get("lift", {}).items():
+        if report:
+            lines += ["", f"## Downstream lift ({title}: evaluated on the {report['evaluated_on']} split)",
+                      lift_table(report)]
+    lines += ["", "## Configuration", "```json", json.dumps(card.get("config", {}), indent=2, default=str), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def checks_table(checks: list[dict[str, Any]]) -> str:
+    rows = [
+        [c["name"], "pass" if c["passed"] else "FAIL", "yes" if c["blocking"] else "no",
+         ", ".join(f"{k}={format_figure(v)}" for k, v in c.get("metrics", {}).items() if not isinstance(v, (dict, list))),
+         c.get("details", "")]
+        for c in checks
+    ]
+    return markdown_table(["check", "result", "blocking", "figures", "details"], rows)
+
+
+def lift_table(report: dict[str, Any]) -> str:
+    metrics = list(next(iter(report["scores"].values())).keys())
+    rows = [[method, *[format_figure(scores[m]) for m in metrics]] for method, scores in report["scores"].items()]
+    scores = markdown_table(["method", *metrics], rows)
+    lift_rows = [
+        [l["method"], l["reference"], l["metric"], f"{l['mean']:+.4f}", f"[{l['ci_low']:+.4f}, {l['ci_high']:+.4f}]"]
+        for l in report["lifts"]
+        if l["metric"] in ("balanced_accuracy", "minority_recall")
+    ]
+    confidence = f"{report.get('confidence', 0.95):.0%}"
+    lifts = markdown_table(["method", "over", "metric", "lift", f"{confidence} CI"], lift_rows)
+    return (f"{report['n_eval_rows']} real rows, seeds {report['seeds']}, classifiers {report['classifiers']}\n\n"
+            f"{scores}\n\n{lifts}")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""Plots and Markdown tables shown in Dagster metadata and data cards."""
