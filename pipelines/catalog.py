@@ -22,11 +22,16 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator,
+)
 
 from pipelines.run_config import MAX_SEED, augmentation_run_config
+from quality.checks.thresholds import RENAMED_THRESHOLDS, THRESHOLDS, renamed_threshold_message
 from quality.data.sources import IMAGE_BUILTINS, MAX_NAME_LENGTH, canonical_path, modality_of
+from quality.data.images import FOLDER_IMAGE_SIZE
 from quality.data.tables import BUILTIN_TABLES
+from quality.lift.statistics import MIN_LIFT_SEEDS
 
 BUILTIN_SOURCES = (*BUILTIN_TABLES, *IMAGE_BUILTINS)
 NAME_PATTERN = rf"[a-z0-9][a-z0-9_\-]{{0,{MAX_NAME_LENGTH - 1}}}"
@@ -37,26 +42,23 @@ HASH_BLOCK_BYTES = 1 << 20
 OPTION_MODALITY = {"epochs": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image"}
 
 
-# The range of each quality threshold, for the catalog's overrides and the run config's resource alike.
-THRESHOLD_BOUNDS: dict[str, dict[str, float]] = {
-    "max_c2st_auc": {"ge": 0.5, "le": 1.0},
-    "max_duplicate_rate": {"ge": 0.0, "le": 1.0},
-    "min_spread_ratio": {"ge": 0.0},
-    "privacy_quantile": {"gt": 0.0, "lt": 1.0},
-    "max_close_fraction": {"ge": 0.0, "le": 1.0},
-}
-
-
-class Thresholds(BaseModel):
-    """Overrides of ``pipelines.config.QualityThresholds`` (same field names; unset keeps its default)."""
-
+class _ThresholdOverrides(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_c2st_auc: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["max_c2st_auc"])
-    max_duplicate_rate: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["max_duplicate_rate"])
-    min_spread_ratio: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["min_spread_ratio"])
-    privacy_quantile: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["privacy_quantile"])
-    max_close_fraction: Optional[float] = Field(default=None, **THRESHOLD_BOUNDS["max_close_fraction"])
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, values: Any) -> Any:
+        for name in values if isinstance(values, dict) else ():
+            if name in RENAMED_THRESHOLDS:
+                raise ValueError(renamed_threshold_message(name))
+        return values
+
+
+# Overrides of ``pipelines.config.QualityThresholds``: the same names and ranges, unset keeps the default.
+Thresholds = create_model(
+    "Thresholds", __base__=_ThresholdOverrides,
+    **{name: (Optional[float], Field(default=None, **threshold.bounds)) for name, threshold in THRESHOLDS.items()},
+)
 
 
 class TrainingBudget(BaseModel):
@@ -96,8 +98,9 @@ class CatalogEntry(BaseModel):
     min_lift: float = 0.0
     require_beat_baseline: bool = False
     training: TrainingBudget = Field(default_factory=TrainingBudget, validate_default=True)
-    lift_seeds: int = Field(default=5, ge=2, description="Downstream seeds; a lift over fewer than 5 never publishes.")
-    image_size: int = Field(default=28, ge=8)
+    lift_seeds: int = Field(default=MIN_LIFT_SEEDS, ge=2,
+                            description=f"Downstream seeds; a lift over fewer than {MIN_LIFT_SEEDS} never publishes.")
+    image_size: int = Field(default=FOLDER_IMAGE_SIZE, ge=8)
 
     @field_validator("name")
     @classmethod

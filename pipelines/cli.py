@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from pipelines.run_config import MAX_SEED
+from quality.lift.statistics import MIN_LIFT_SEEDS
 
 DEFAULT_OUT = "synthlift_output"
 
@@ -25,6 +26,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipelines.config import IMAGE_GAN, TABLE_GAN
+    from quality.lift.images import CNN_EPOCHS
+
     parser = _Parser(prog="synthlift", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="augment one dataset and publish it only if it proves its lift")
@@ -35,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "default: from the source")
     run.add_argument("--out", default=os.environ.get("SYNTHLIFT_HOME", DEFAULT_OUT),
                      help=f"storage root for artefacts and publications (default: $SYNTHLIFT_HOME or {DEFAULT_OUT})")
-    run.add_argument("--epochs", type=at_least(1), help="tabular GAN epochs (default 300)")
-    run.add_argument("--image-steps", type=at_least(1), help="image GAN steps (default 2000)")
+    run.add_argument("--epochs", type=at_least(1), help=f"tabular GAN epochs (default {TABLE_GAN.epochs})")
+    run.add_argument("--image-steps", type=at_least(1), help=f"image GAN steps (default {IMAGE_GAN.steps})")
     run.add_argument("--seed", type=at_least(0, at_most=MAX_SEED), default=0,
                      help="seed of the split, the GAN and the sampler")
     run.add_argument("--sampling-strategy", type=sampling_strategy_arg, default="auto",
@@ -45,11 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="lower CI bound the lift must exceed (>= 0; default 0)")
     run.add_argument("--require-beat-baseline", action="store_true",
                      help="gate on the lift over the classic baseline hardest to beat instead of real-only")
-    run.add_argument("--lift-seeds", type=at_least(1), default=5,
-                     help="downstream training seeds (default 5; a lift over fewer than 5 never publishes)")
+    run.add_argument("--lift-seeds", type=at_least(1), default=MIN_LIFT_SEEDS,
+                     help=f"downstream training seeds (default {MIN_LIFT_SEEDS}; a lift over fewer than "
+                     f"{MIN_LIFT_SEEDS} never publishes)")
     run.add_argument("--checkpoint-every", type=at_least(0), default=0,
                      help="save a resumable training checkpoint every N steps; a re-run resumes from it")
-    run.add_argument("--lift-epochs", type=at_least(1), help="images: epochs of the downstream CNN (default 15)")
+    run.add_argument("--lift-epochs", type=at_least(1), help=f"images: epochs of the downstream CNN (default {CNN_EPOCHS})")
     run.add_argument("--per-class", action="store_true", help="images: one GAN per class, each its own step")
     run.add_argument("--device", type=device_arg, default="auto", help="auto, cpu or cuda (or cuda:N)")
     run.add_argument("--json", action="store_true", help="print the outcome as one JSON object on the last line")

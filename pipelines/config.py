@@ -1,4 +1,8 @@
-"""Typed run configuration of each step; every default runs the embedded demo."""
+"""Typed run configuration of each step; every default runs the embedded demo.
+
+No default is declared here: each is read from the library that owns it (the GAN configs, the split, the
+lift protocol, the check thresholds), so the CLI, this config and the catalog always agree.
+"""
 
 import json
 from typing import Optional, Union
@@ -6,8 +10,19 @@ from typing import Optional, Union
 from dagster import Config, ConfigurableResource
 from pydantic import Field, field_validator
 
-from pipelines.catalog import THRESHOLD_BOUNDS, check_min_lift
+from gan_models.image import ImageGANConfig
+from gan_models.tabular import TabularGANConfig
+from pipelines.catalog import check_min_lift
 from pipelines.run_config import MAX_SEED
+from quality.checks.thresholds import THRESHOLDS
+from quality.data.images import FOLDER_IMAGE_SIZE
+from quality.data.splitting import HOLDOUT_FRACTION, VALIDATION_FRACTION
+from quality.lift.images import CNN_EPOCHS
+from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, MIN_LIFT_SEEDS
+
+TABLE_GAN = TabularGANConfig()
+IMAGE_GAN = ImageGANConfig()
+SAMPLE_CHUNK_ROWS = 100_000
 
 # Tag of runs started by `synthlift run`: an interrupt there stops the run (elsewhere a retry may follow it).
 INTERACTIVE_RUN_TAG = "synthlift/interactive"
@@ -23,13 +38,14 @@ class DatasetConfig(Config):
         "the partition.",
     )
     label: str = Field(default="", description="Label column of a table (built-ins know their own).")
-    image_size: int = Field(default=28, description="Images from folders are resized to this many pixels.")
+    image_size: int = Field(default=FOLDER_IMAGE_SIZE,
+                            description="Images from folders are resized to this many pixels.")
 
 
 class SplitConfig(Config):
     seed: int = SEED_FIELD
-    validation_fraction: float = Field(default=0.2, description="Real rows that decide publication.")
-    holdout_fraction: float = Field(default=0.2, description="Real rows kept for the final figures only.")
+    validation_fraction: float = Field(default=VALIDATION_FRACTION, description="Real rows that decide publication.")
+    holdout_fraction: float = Field(default=HOLDOUT_FRACTION, description="Real rows kept for the final figures only.")
     scarce_train_rows: Optional[int] = Field(
         default=None,
         description="Cut every class but the majority to this many training rows (a scarcity experiment). "
@@ -39,13 +55,14 @@ class SplitConfig(Config):
 
 class GeneratorConfig(Config):
     seed: int = SEED_FIELD
-    device: str = Field(default="auto", description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
-    epochs: int = Field(default=300, description="Tables: passes over the training rows.")
-    batch_size: int = Field(default=500, description="Tables: rows per training step.")
-    image_steps: int = Field(default=2000, description="Images: generator updates.")
-    architecture: str = Field(default="sngan", description="Images: sngan, sngan_sa or dcgan.")
-    loss: str = Field(default="hinge", description="Images: hinge, vanilla, lsgan or wgan-gp.")
-    checkpoint_every: int = Field(default=0, description="Save a resumable checkpoint every N steps (0: never).")
+    device: str = Field(default=TABLE_GAN.device, description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
+    epochs: int = Field(default=TABLE_GAN.epochs, description="Tables: passes over the training rows.")
+    batch_size: int = Field(default=TABLE_GAN.batch_size, description="Tables: rows per training step.")
+    image_steps: int = Field(default=IMAGE_GAN.steps, description="Images: generator updates.")
+    architecture: str = Field(default=IMAGE_GAN.architecture, description="Images: sngan, sngan_sa or dcgan.")
+    loss: str = Field(default=IMAGE_GAN.loss, description="Images: hinge, vanilla, lsgan or wgan-gp.")
+    checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,
+                                  description="Save a resumable checkpoint every N steps (0: never).")
     cpu_threads: int = Field(default=1, description="CPU threads for training (0: torch's default).")
     per_class: bool = Field(
         default=False,
@@ -60,17 +77,18 @@ class SamplingConfig(Config):
         "a ratio such as '0.8', or a JSON object of class -> target count such as '{\"malignant\": 200}'.",
     )
     seed: int = SEED_FIELD
-    chunk_size: int = Field(default=100_000, description="Rows generated at a time (memory stays flat).")
+    chunk_size: int = Field(default=SAMPLE_CHUNK_ROWS, description="Rows generated at a time (memory stays flat).")
 
     def parsed_strategy(self) -> Union[str, float, dict]:
         return parse_sampling_strategy(self.sampling_strategy)
 
 
 class LiftConfig(Config):
-    seeds: list[int] = Field(default=[0, 1, 2, 3, 4],
-                             description="Downstream training seeds; a lift over fewer than 5 never publishes.")
-    n_boot: int = Field(default=1000, description="Paired bootstrap resamples for the confidence intervals.")
-    image_epochs: int = Field(default=15, description="Images: epochs of the downstream CNN.")
+    seeds: list[int] = Field(default=list(DEFAULT_LIFT_SEEDS),
+                             description=f"Downstream training seeds; a lift over fewer than {MIN_LIFT_SEEDS} "
+                             "never publishes.")
+    n_boot: int = Field(default=BOOTSTRAP_RESAMPLES, description="Paired bootstrap resamples for the confidence intervals.")
+    image_epochs: int = Field(default=CNN_EPOCHS, description="Images: epochs of the downstream CNN.")
 
     @field_validator("seeds")
     @classmethod
@@ -96,14 +114,22 @@ class PublishConfig(Config):
         return min_lift
 
 
-class QualityThresholds(ConfigurableResource):
-    """Thresholds of the quality checks (constants here, never fitted to the holdout split)."""
+def _threshold(name: str):
+    threshold = THRESHOLDS[name]
+    return Field(default=threshold.default, description=threshold.description, **threshold.bounds)
 
-    max_c2st_auc: float = Field(default=0.9, **THRESHOLD_BOUNDS["max_c2st_auc"])
-    max_duplicate_rate: float = Field(default=0.05, **THRESHOLD_BOUNDS["max_duplicate_rate"])
-    min_spread_ratio: float = Field(default=0.5, **THRESHOLD_BOUNDS["min_spread_ratio"])
-    privacy_quantile: float = Field(default=0.05, **THRESHOLD_BOUNDS["privacy_quantile"])
-    max_close_fraction: float = Field(default=0.1, **THRESHOLD_BOUNDS["max_close_fraction"])
+
+class QualityThresholds(ConfigurableResource):
+    """Thresholds of the quality checks (fixed in advance, never fitted to rows that judge the model);
+    defaults, ranges and meanings come from ``quality.checks.thresholds``."""
+
+    max_table_c2st_auc: float = _threshold("max_table_c2st_auc")
+    max_image_c2st_auc: float = _threshold("max_image_c2st_auc")
+    max_duplicate_rate: float = _threshold("max_duplicate_rate")
+    min_table_spread_ratio: float = _threshold("min_table_spread_ratio")
+    min_image_spread_ratio: float = _threshold("min_image_spread_ratio")
+    privacy_quantile: float = _threshold("privacy_quantile")
+    max_close_fraction: float = _threshold("max_close_fraction")
 
 
 def parse_sampling_strategy(text: str) -> Union[str, float, dict]:

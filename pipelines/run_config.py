@@ -2,6 +2,8 @@
 
 from typing import Any, Optional
 
+from quality.lift.statistics import MIN_LIFT_SEEDS
+
 CONSOLE_LOGGER = {"console": {"config": {"log_level": "INFO"}}}
 MAX_SEED = 2**32 - 1  # NumPy's and scikit-learn's random states take seeds below 2**32
 
@@ -17,7 +19,7 @@ def augmentation_run_config(
     per_class: bool = False,
     image_size: Optional[int] = None,
     sampling_strategy: str = "auto",
-    lift_seeds: int = 5,
+    lift_seeds: int = MIN_LIFT_SEEDS,
     lift_epochs: Optional[int] = None,
     min_lift: float = 0.0,
     require_beat_baseline: bool = False,

@@ -38,7 +38,7 @@ def test_example_catalog_loads_three_valid_entries():
     by_name = {entry.name: entry for entry in load.entries}
     assert list(by_name) == ["breast_cancer", "wine", "digits"]
     assert [by_name[n].modality for n in by_name] == ["tabular", "tabular", "image"]
-    assert by_name["wine"].thresholds == Thresholds(max_c2st_auc=0.85)
+    assert by_name["wine"].thresholds == Thresholds(max_table_c2st_auc=0.85)
     assert by_name["digits"].training.image_steps > 0 and by_name["breast_cancer"].training.epochs > 0
 
 
@@ -49,7 +49,7 @@ def test_each_invalid_entry_is_reported_with_its_field_and_the_valid_ones_still_
         {"name": "Bad Name!", "source": "wine"},
         {"name": "good_table", "source": "wine"},
         {"name": "no_label", "source": "table.csv"},
-        {"name": "odd_threshold", "source": "wine", "thresholds": {"max_c2st_auc": 0.8, "max_auc": 0.7}},
+        {"name": "odd_threshold", "source": "wine", "thresholds": {"max_table_c2st_auc": 0.8, "max_auc": 0.7}},
         {"name": "wrong_type", "source": "wine", "lift_seeds": "many"},
         {"name": "mismatch", "source": "digits", "modality": "tabular"},
         {"name": "missing_file", "source": "nowhere/table.csv", "label": "y"},
@@ -77,7 +77,7 @@ def test_each_invalid_entry_is_reported_with_its_field_and_the_valid_ones_still_
         ("#12", ""),
     }
     assert "duplicate" in errors[("good_table", "name")] and "#1" in errors[("good_table", "name")]
-    assert "max_c2st_auc" in errors[("odd_threshold", "thresholds.max_auc")]
+    assert "max_table_c2st_auc" in errors[("odd_threshold", "thresholds.max_auc")]
     assert "image" in errors[("mismatch", "modality")]
     assert "does not exist" in errors[("missing_file", "source")]
     assert "table.csv" in errors[("no_label", "label")]
@@ -204,7 +204,7 @@ def test_every_run_config_validates_against_the_augmentation_job(tmp_path, augme
         assert validated["ops"]["raw_dataset"]["config"]["source"] == entry.source
     wine = next(entry for entry in entries if entry.name == "wine")
     validated = validate_run_config(augmentation_job, wine.run_config())
-    assert validated["resources"]["thresholds"]["config"]["max_c2st_auc"] == 0.85
+    assert validated["resources"]["thresholds"]["config"]["max_table_c2st_auc"] == 0.85
 
 
 def test_threshold_keys_are_those_of_the_quality_thresholds_resource():
@@ -215,12 +215,12 @@ def test_threshold_keys_are_those_of_the_quality_thresholds_resource():
 
 def test_the_launchpad_fills_in_a_partitions_catalog_entry(tmp_path, monkeypatch, augmentation_job):
     catalog = write_catalog(tmp_path, [{"name": "vinho", "source": "wine", "training": {"epochs": 150},
-                                        "thresholds": {"max_c2st_auc": 0.85}, "min_lift": 0.01}])
+                                        "thresholds": {"max_table_c2st_auc": 0.85}, "min_lift": 0.01}])
     monkeypatch.setenv("SYNTHLIFT_CATALOG", str(catalog))
     config = augmentation_job.partitioned_config.get_run_config_for_partition_key("vinho")
     assert config == load_catalog(catalog).entries[0].run_config()
     assert config["ops"]["gan_generator"]["config"]["epochs"] == 150
-    assert config["resources"]["thresholds"]["config"] == {"max_c2st_auc": 0.85}
+    assert config["resources"]["thresholds"]["config"] == {"max_table_c2st_auc": 0.85}
     assert augmentation_job.partitioned_config.get_run_config_for_partition_key("unknown") == {}
 
 
@@ -233,3 +233,10 @@ def test_entries_with_values_the_cli_refuses_are_refused(tmp_path, field, value,
     load = load_catalog(write_catalog(tmp_path, [{"name": "bad", "source": "wine", field: value}]))
     fields = {where: text for (entry, where), text in errors_by_entry(load).items() if entry == "bad"}
     assert len(fields) == 1 and next(iter(fields)).startswith(field) and message in next(iter(fields.values()))
+
+
+def test_a_threshold_that_meant_two_things_is_refused_with_its_new_names(tmp_path):
+    catalog = write_catalog(tmp_path, [{"name": "vinho", "source": "wine", "thresholds": {"max_c2st_auc": 0.85}}])
+    (error,) = load_catalog(catalog).errors
+    assert error.field == "thresholds"
+    assert "max_table_c2st_auc for tables and max_image_c2st_auc for images" in error.message

@@ -171,7 +171,7 @@ def test_a_failed_blocking_check_is_an_honest_rejection(tmp_path, patients_csv):
 
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "5"])
     config = run_config_from_args(args)
-    config["resources"] = {"thresholds": {"config": {"min_spread_ratio": 100.0}}}  # diversity cannot pass
+    config["resources"] = {"thresholds": {"config": {"min_table_spread_ratio": 100.0}}}  # diversity cannot pass
     outcome = run_augmentation(config, tmp_path, "patients")
     assert outcome["decision"] == "rejected" and outcome["output"] is None
     assert any("blocking check 'diversity' failed" in reason for reason in outcome["reasons"])
@@ -203,7 +203,7 @@ def test_a_failed_fidelity_check_is_reported_and_stops_nothing(tmp_path, patient
 
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", *FAST, "--min-lift", "-1"])
     config = run_config_from_args(args)
-    config["resources"] = {"thresholds": {"config": {"max_c2st_auc": 0.5}}}  # only indistinguishable rows pass
+    config["resources"] = {"thresholds": {"config": {"max_table_c2st_auc": 0.5}}}  # only indistinguishable rows pass
     outcome = run_augmentation(config, tmp_path, "patients")
     fidelity = next(c for c in outcome["checks"] if c["name"] == "fidelity")
     assert not fidelity["passed"] and not fidelity["blocking"]

@@ -229,11 +229,11 @@ def run_check(name: str, data: ImageSplit, synthetic: SyntheticImages, threshold
     if name == "fidelity":
         return image_checks.image_fidelity_check(extractor, data.train_images, data.train_labels, synthetic.images,
                                                  synthetic.labels, validation_images=data.validation_images,
-                                                 max_c2st_auc=thresholds.max_c2st_auc)
+                                                 max_c2st_auc=thresholds.max_image_c2st_auc)
     if name == "diversity":
         return image_checks.image_diversity_check(extractor, data.train_images, data.train_labels, synthetic.images,
                                                   synthetic.labels, max_near_duplicate_rate=thresholds.max_duplicate_rate,
-                                                  min_spread_ratio=thresholds.min_spread_ratio)
+                                                  min_spread_ratio=thresholds.min_image_spread_ratio)
     if name == "privacy":
         return image_checks.image_privacy_check(extractor, data.train_images, data.validation_images, synthetic.images,
                                                 validation_labels=data.validation_labels,

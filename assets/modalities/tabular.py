@@ -139,9 +139,9 @@ def comparison_metadata(data: TabularSplit, synthetic: SyntheticTable) -> dict[s
 
 CHECKS: dict[str, Callable[[TabularSplit, Any, QualityThresholds], CheckResult]] = {
     "validity": lambda d, s, t: tabular_checks.validity_check(d.train, s, d.label_column),
-    "fidelity": lambda d, s, t: tabular_checks.fidelity_check(d.train, s, d.label_column, max_c2st_auc=t.max_c2st_auc),
+    "fidelity": lambda d, s, t: tabular_checks.fidelity_check(d.train, s, d.label_column, max_c2st_auc=t.max_table_c2st_auc),
     "diversity": lambda d, s, t: tabular_checks.diversity_check(
-        d.train, s, d.label_column, max_duplicate_rate=t.max_duplicate_rate, min_spread_ratio=t.min_spread_ratio),
+        d.train, s, d.label_column, max_duplicate_rate=t.max_duplicate_rate, min_spread_ratio=t.min_table_spread_ratio),
     "privacy": lambda d, s, t: tabular_checks.privacy_check(
         d.train, d.validation, s, d.label_column, quantile=t.privacy_quantile,
         max_close_fraction=t.max_close_fraction),

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from quality.data.splitting import cap_class_rows, stratified_split_indices
+from quality.data.splitting import HOLDOUT_FRACTION, VALIDATION_FRACTION, cap_class_rows, stratified_split_indices
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRAYSCALE_PIL_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -26,6 +26,9 @@ MEDMNIST_SPLITS = ("train", "val", "test")
 
 # Odd digits cut to 15 training images: the "made scarce for some classes" embedded default.
 DIGITS_SCARCE_TRAIN_ROWS: dict[int, int] = {1: 15, 3: 15, 5: 15, 7: 15, 9: 15}
+
+# Images read from class folders are resized to this many pixels a side unless told otherwise.
+FOLDER_IMAGE_SIZE = 28
 
 
 @dataclass
@@ -215,7 +218,7 @@ def _class_names_from_npz(
 
 def load_image_folder(
     path: str | Path,
-    size: Optional[int] = 28,
+    size: Optional[int] = FOLDER_IMAGE_SIZE,
     channels: Optional[int] = None,
     on_non_image: str = "warn",
 ) -> ImageDataset:
@@ -331,8 +334,8 @@ def load_digits_builtin(size: int = 32) -> ImageDataset:
 def split_images(
     dataset: ImageDataset,
     seed: int,
-    validation_fraction: float = 0.2,
-    holdout_fraction: float = 0.2,
+    validation_fraction: float = VALIDATION_FRACTION,
+    holdout_fraction: float = HOLDOUT_FRACTION,
     train_caps: Optional[Mapping[int, int]] = None,
 ) -> ImageSplit:
     """Split a dataset into train / validation / holdout.

@@ -12,6 +12,10 @@ from typing import Hashable, Mapping, Optional, Sequence
 
 import numpy as np
 
+# The default shares of real rows that decide publication (validation) and only report (holdout).
+VALIDATION_FRACTION = 0.2
+HOLDOUT_FRACTION = 0.2
+
 
 @dataclass(frozen=True)
 class SplitIndices:
@@ -23,8 +27,8 @@ class SplitIndices:
 def stratified_split_indices(
     labels: Sequence[Hashable],
     seed: int,
-    validation_fraction: float = 0.2,
-    holdout_fraction: float = 0.2,
+    validation_fraction: float = VALIDATION_FRACTION,
+    holdout_fraction: float = HOLDOUT_FRACTION,
     min_rows_per_split: int = 2,
     where: str = "the dataset",
 ) -> SplitIndices:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from quality.data.artifacts import PROVENANCE_COLUMNS
-from quality.data.splitting import cap_class_rows, stratified_split_indices
+from quality.data.splitting import HOLDOUT_FRACTION, VALIDATION_FRACTION, cap_class_rows, stratified_split_indices
 
 # Fewer rows than this can be all distinct by chance (a city per row in a six-row table).
 MIN_IDENTIFIER_ROWS = 20
@@ -395,8 +395,8 @@ def _looks_like_identifier(values: pd.Series) -> bool:
 def split_table(
     dataset: TabularDataset,
     seed: int = 0,
-    validation_fraction: float = 0.2,
-    holdout_fraction: float = 0.2,
+    validation_fraction: float = VALIDATION_FRACTION,
+    holdout_fraction: float = HOLDOUT_FRACTION,
     scarce_train_rows: Optional[int] = None,
 ) -> TabularSplit:
     """Stratified train/validation/holdout split; optionally cut non-majority classes in *train* only.

@@ -22,10 +22,11 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from quality.checks.image_features import predict_proba, train_classifier
-from quality.lift.statistics import RunPrediction, build_lift_report
+from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, RunPrediction, build_lift_report
 from quality.lift.report import LiftReport
 
 CLASSIFIER_NAME = "small_cnn"
+CNN_EPOCHS = 15  # epochs of the downstream CNN
 CLASSIC_METHODS = ("real+oversampling", "real+classic", "real+classic+oversampling")
 SYNTHETIC_METHODS = ("real+synthetic", "real+synthetic+classic")
 METHODS = ("real_only", *CLASSIC_METHODS, *SYNTHETIC_METHODS)
@@ -100,10 +101,10 @@ def image_lift_report(
     synthetic_labels: np.ndarray,
     eval_images: np.ndarray,
     eval_labels: np.ndarray,
-    seeds: Sequence[int] = (0, 1, 2, 3, 4),
-    epochs: int = 15,
+    seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
+    epochs: int = CNN_EPOCHS,
     evaluated_on: str = "validation",
-    n_boot: int = 1000,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
     device: str = "auto",
     batch_size: int = 64,
     methods: Sequence[str] = METHODS,

@@ -21,6 +21,10 @@ import numpy as np
 
 from quality.lift.report import LiftEstimate, LiftReport
 
+# A lift measured over fewer downstream training seeds may be reported, but it never publishes.
+MIN_LIFT_SEEDS = 5
+DEFAULT_LIFT_SEEDS = tuple(range(MIN_LIFT_SEEDS))
+BOOTSTRAP_RESAMPLES = 1000
 METRICS = ("balanced_accuracy", "macro_f1", "minority_recall", "auprc", "auc")
 
 
@@ -46,7 +50,7 @@ def build_lift_report(
     minority_class: Hashable,
     references: Sequence[str],
     evaluated_on: str,
-    n_boot: int = 1000,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> LiftReport:

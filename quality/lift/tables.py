@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.base import ClassifierMixin
 
 from quality.checks.gx_suite import is_numeric_column
-from quality.lift.statistics import RunPrediction, build_lift_report
+from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, RunPrediction, build_lift_report
 from quality.lift.report import LiftReport
 from quality.checks.tables import MISSING
 
@@ -117,10 +117,10 @@ def tabular_lift_report(
     synthetic: pd.DataFrame,
     evaluation: pd.DataFrame,
     label_column: str,
-    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
     classifiers: Sequence[str] = ("logistic_regression", "random_forest"),
     evaluated_on: str = "validation",
-    n_boot: int = 1000,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
     include_baselines: bool = True,
 ) -> LiftReport:
     """Train every classifier with every seed on each method's rows, score on ``evaluation``, and

@@ -7,10 +7,7 @@ from typing import Any, Optional, Sequence
 
 from quality.checks.result import CheckResult
 from quality.lift.report import LiftReport
-
-# The lift protocol's minimum number of downstream training seeds: fewer may be measured (a quick look),
-# but such a lift never publishes.
-MIN_LIFT_SEEDS = 5
+from quality.lift.statistics import MIN_LIFT_SEEDS
 
 
 @dataclass(frozen=True)
