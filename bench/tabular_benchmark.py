@@ -24,9 +24,9 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from gan_models.balancing import samples_to_generate
+from gan_models.sampling import samples_to_generate
 from gan_models.tabular import TabularGAN, TabularGANConfig
-from quality.checks import tables as tabular_checks
+from quality.checks import diversity, fidelity, privacy, validity
 from bench import common
 from quality.publish.decision import decide
 from quality.lift.statistics import RunPrediction, build_lift_report
@@ -153,10 +153,10 @@ def product_gate(split: TabularSplit, synthetic: pd.DataFrame, seeds: Sequence[i
     """The product's checks (default thresholds) and validation-split lift gate on synthlift's rows."""
     train, label = split.train, split.label_column
     checks = [
-        tabular_checks.validity_check(train, synthetic, label),
-        tabular_checks.fidelity_check(train, synthetic, label),
-        tabular_checks.diversity_check(train, synthetic, label),
-        tabular_checks.privacy_check(train, split.validation, synthetic, label),
+        validity.validity_check(train, synthetic, label),
+        fidelity.fidelity_check(train, synthetic, label),
+        diversity.diversity_check(train, synthetic, label),
+        privacy.privacy_check(train, split.validation, synthetic, label),
     ]
     report = tabular_lift_report(train, synthetic, split.validation, label, seeds=tuple(seeds),
                                  evaluated_on="validation", n_boot=N_BOOT)

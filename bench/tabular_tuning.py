@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from bench import common
-from gan_models.balancing import samples_to_generate
+from gan_models.sampling import samples_to_generate
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from quality.data.tables import load_table, split_table
 from quality.lift.tables import REAL_ONLY, REAL_PLUS_SMOTE, REAL_PLUS_SYNTHETIC, tabular_lift_report

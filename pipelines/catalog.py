@@ -26,6 +26,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator,
 )
 
+from gan_models.sampling import check_sampling_strategy_text
 from pipelines.run_config import MAX_SEED, augmentation_run_config
 from quality.checks.thresholds import RENAMED_THRESHOLDS, THRESHOLDS, renamed_threshold_message
 from quality.data.sources import IMAGE_BUILTINS, MAX_NAME_LENGTH, canonical_path, modality_of
@@ -36,7 +37,6 @@ from quality.lift.statistics import MIN_LIFT_SEEDS
 BUILTIN_SOURCES = (*BUILTIN_TABLES, *IMAGE_BUILTINS)
 NAME_PATTERN = rf"[a-z0-9][a-z0-9_\-]{{0,{MAX_NAME_LENGTH - 1}}}"
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
-NAMED_SAMPLING_STRATEGIES = ("auto", "not majority", "all", "minority")
 HASH_BLOCK_BYTES = 1 << 20
 # Options that only one modality uses (the other would ignore them silently).
 OPTION_MODALITY = {"epochs": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image"}
@@ -162,7 +162,7 @@ class CatalogEntry(BaseModel):
     @field_validator("sampling_strategy")
     @classmethod
     def _known_sampling_strategy(cls, strategy: str) -> str:
-        check_sampling_strategy(strategy)
+        check_sampling_strategy_text(strategy)
         return strategy
 
     @field_validator("min_lift")
@@ -268,36 +268,6 @@ def check_options_for_modality(modality: str, options: dict[str, Any]) -> None:
         if value is not None and value is not False and wanted not in (None, modality):
             applies, source = ("tables", "images") if wanted == "tabular" else ("images", "a table")
             raise ValueError(f"{name} applies to {applies} only, and this source is {source}")
-
-
-def check_sampling_strategy(strategy: str) -> None:
-    """Raise ``ValueError`` unless ``strategy`` is a named strategy, a ratio in (0, 1] or a JSON object
-    of class -> target count (class names themselves are checked when the data is read)."""
-    text = strategy.strip()
-    if text.lower() in NAMED_SAMPLING_STRATEGIES:
-        return
-    if text.startswith("{"):
-        try:
-            targets = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"sampling_strategy {text!r} is not valid JSON: {err}") from None
-        if not isinstance(targets, dict):
-            raise ValueError(f"sampling_strategy {text!r} must be a JSON object of class -> target count")
-        if not targets:
-            raise ValueError(f"sampling_strategy {text!r} names no class; give class -> target count")
-        bad = {k: v for k, v in targets.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
-        if bad:
-            raise ValueError(f"sampling_strategy {text!r}: target counts (a class's total rows after balancing) "
-                             f"must be whole numbers >= 1; bad: {bad}")
-        return
-    try:
-        ratio = float(text)
-    except ValueError:
-        raise ValueError(f"sampling_strategy {text!r} is not understood; use "
-                         f"{', '.join(map(repr, NAMED_SAMPLING_STRATEGIES))}, a ratio in (0, 1] "
-                         "or a mapping class -> target count") from None
-    if not 0.0 < ratio <= 1.0:
-        raise ValueError(f"sampling_strategy ratio must be in (0, 1], got {ratio}")
 
 
 def source_fingerprint(entry: CatalogEntry) -> str:

@@ -104,9 +104,9 @@ def device_arg(text: str) -> str:
 
 def sampling_strategy_arg(text: str) -> str:
     """argparse type: a sampling strategy of a valid form (its class names are checked against the data)."""
-    from pipelines.catalog import check_sampling_strategy
+    from gan_models.sampling import check_sampling_strategy_text
 
-    return _checked(check_sampling_strategy, text)
+    return _checked(check_sampling_strategy_text, text)
 
 
 def _checked(check: Callable[[Any], None], value: Any) -> Any:

@@ -4,13 +4,13 @@ No default is declared here: each is read from the library that owns it (the GAN
 lift protocol, the check thresholds), so the CLI, this config and the catalog always agree.
 """
 
-import json
 from typing import Optional, Union
 
 from dagster import Config, ConfigurableResource
 from pydantic import Field, field_validator
 
 from gan_models.image import ImageGANConfig
+from gan_models.sampling import parse_sampling_strategy
 from gan_models.tabular import TabularGANConfig
 from pipelines.catalog import check_min_lift
 from pipelines.run_config import MAX_SEED
@@ -130,16 +130,3 @@ class QualityThresholds(ConfigurableResource):
     min_image_spread_ratio: float = _threshold("min_image_spread_ratio")
     privacy_quantile: float = _threshold("privacy_quantile")
     max_close_fraction: float = _threshold("max_close_fraction")
-
-
-def parse_sampling_strategy(text: str) -> Union[str, float, dict]:
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"sampling_strategy {text!r} is not valid JSON: {err}") from None
-    try:
-        return float(text)
-    except ValueError:
-        return text

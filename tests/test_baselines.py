@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from quality.checks.privacy_baseline import MAX_WIDENING, class_mix_weights, close_fraction_allowance, weighted_quantile
+from quality.checks.privacy import MAX_WIDENING, class_mix_weights, close_fraction_allowance, weighted_quantile
 
 
 @pytest.mark.parametrize("minority_rows", [20, 40, 60, 100])

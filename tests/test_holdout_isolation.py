@@ -8,7 +8,7 @@ from gan_models.tabular import TabularGAN
 from gan_models.tabular.encoder import TabularEncoder
 from pipelines.cli import build_parser, run_config_from_args
 from pipelines.runner import run_augmentation
-from quality.checks import tables as tabular_checks
+from quality.checks import diversity, fidelity, privacy, validity
 
 
 @pytest.mark.slow
@@ -24,8 +24,9 @@ def test_holdout_rows_reach_only_the_final_evaluation(tmp_path, monkeypatch, pat
 
     monkeypatch.setattr(TabularGAN, "fit", spy("gan", TabularGAN.fit))
     monkeypatch.setattr(TabularEncoder, "fit", spy("encoder", TabularEncoder.fit))
-    for name in ("validity_check", "fidelity_check", "diversity_check", "privacy_check"):
-        monkeypatch.setattr(tabular_checks, name, spy("checks", getattr(tabular_checks, name)))
+    for module, name in ((validity, "validity_check"), (fidelity, "fidelity_check"), (diversity, "diversity_check"),
+                         (privacy, "privacy_check")):
+        monkeypatch.setattr(module, name, spy("checks", getattr(module, name)))
     monkeypatch.setattr(Pipeline, "fit", spy("classifier_fit", Pipeline.fit))
 
     # enough epochs for the samples to pass the blocking checks, so that the lift (and its classifiers) runs

@@ -5,14 +5,10 @@ import pytest
 import scipy.linalg
 
 import quality.checks.image_features as image_features
-from quality.checks.images import (
-    frechet_distance,
-    image_diversity_check,
-    image_fidelity_check,
-    image_privacy_check,
-    image_validity_check,
-    precision_recall_density_coverage,
-)
+from quality.checks.diversity import image_diversity_check
+from quality.checks.fidelity import frechet_distance, image_fidelity_check, precision_recall_density_coverage
+from quality.checks.privacy import image_privacy_check
+from quality.checks.validity import image_validity_check
 from quality.checks.image_features import FeatureExtractor, train_feature_extractor
 from quality.data.images import load_digits_builtin, load_medmnist_npz, split_images
 

@@ -24,7 +24,7 @@ from gan_models.image import (
 )
 from gan_models.image.architectures import resolution_plan
 from gan_models.image.diffaugment import cutout, translate
-from gan_models.image.trainer import BalancedBatchSampler
+from gan_models.image.sampler import BalancedBatchSampler
 
 BREASTMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "breastmnist.npz"
 

@@ -213,7 +213,7 @@ def test_a_failed_fidelity_check_is_reported_and_stops_nothing(tmp_path, patient
 
 
 @pytest.mark.parametrize("strategy, message", [
-    ("0.05", "sampling_strategy '0.05' asks for no new rows: the train split's class counts"),
+    ("0.05", "sampling_strategy ratio 0.05 asks class 'sick' for 0.05 x"),
     ('{"cured": 100}', "sampling_strategy names class 'cured', which is not among the classes"),
 ])
 def test_a_strategy_that_does_not_fit_the_classes_stops_the_run_before_training(tmp_path, capsys, patients_csv,

@@ -3,16 +3,19 @@ corrupt or foreign folders and of checkpoints written by the other kind of model
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
+from typing import Generic, Protocol
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from gan_models.base import GenerativeModel, TrainableModel
 from gan_models.checkpoint import save_checkpoint
-from gan_models.image import ImageGAN, ImageGANConfig
+from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, train_single_class
 from gan_models.runtime import device_for_loading, select_device
 from gan_models.tabular import TabularGAN, TabularGANConfig
 
@@ -163,3 +166,32 @@ def test_a_checkpoint_that_recorded_no_training_data_is_refused_as_older(tmp_pat
     with pytest.raises(ValueError, match="for other training data"):
         check_same_data({"kind": "image_gan", "data_fingerprint": "xyz"}, "abc", tmp_path)
     check_same_data({"kind": "image_gan", "data_fingerprint": "abc"}, "abc", tmp_path)
+
+
+# --------------------------------------------------------------------------------- the shared contract
+def protocol_members(protocol: type) -> set[str]:
+    """The public names a Protocol declares, its own and those of the protocols it extends."""
+    declared = set()
+    for klass in protocol.__mro__:
+        if klass not in (Protocol, Generic, object):
+            declared |= {*vars(klass), *vars(klass).get("__annotations__", {})}
+    return {name for name in declared if not name.startswith("_")}
+
+
+def test_every_model_implements_the_members_of_its_protocol(tabular_model, image_model, images):
+    pictures, labels = images
+    per_class = PerClassImageGAN({c: train_single_class(pictures[labels == c], c, image_config()) for c in (0, 1)})
+    assert protocol_members(GenerativeModel) == {"modality", "artifact_key", "training_info", "sample", "save", "load"}
+    assert protocol_members(TrainableModel) == protocol_members(GenerativeModel) | {"fit"}
+    for model, protocol in ((tabular_model, TrainableModel), (image_model, TrainableModel), (per_class, GenerativeModel)):
+        assert isinstance(model, protocol)
+        for name in protocol_members(protocol) - {"modality", "artifact_key", "training_info", "fit"}:
+            wanted = [p for p in inspect.signature(getattr(protocol, name)).parameters if p != "self"]
+            assert list(inspect.signature(getattr(model, name)).parameters) == wanted, (type(model).__name__, name)
+        assert type(model).modality in ("tabular", "image") and isinstance(type(model).artifact_key, str)
+        assert isinstance(model.training_info, dict) and model.training_info
+    for model in (tabular_model, image_model):
+        assert {"progress", "checkpoint_dir"} <= set(inspect.signature(model.fit).parameters)
+        assert model.training_info["resumed_from_step"] == 0
+        assert model.training_info["device"] == "cpu"
+    assert set(per_class.training_info["per_class"]) == {"0", "1"}

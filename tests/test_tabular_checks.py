@@ -11,17 +11,13 @@ from sklearn.datasets import load_breast_cancer
 
 from quality.checks.gx_suite import expectation_suite_spec, run_suite
 from quality.data.tables import load_table, split_table
-from gan_models.balancing import samples_to_generate
+from gan_models.sampling import samples_to_generate
 from quality.data.splitting import stratified_split_indices
-from quality.checks.tables import (
-    _duplicate_rate,
-    _median_lower_bound,
-    diversity_check,
-    fidelity_check,
-    fit_train_encoding,
-    privacy_check,
-    validity_check,
-)
+from quality.checks.diversity import _duplicate_rate, _median_lower_bound, diversity_check
+from quality.checks.fidelity import fidelity_check
+from quality.checks.privacy import privacy_check
+from quality.checks.table_encoding import fit_train_encoding
+from quality.checks.validity import validity_check
 
 LABEL = "diagnosis"
 
@@ -365,7 +361,7 @@ def test_a_copy_on_a_discrete_table_says_how_often_unseen_real_rows_repeat_train
     train, validation = frame.iloc[:200], frame.iloc[200:]
     result = privacy_check(train, validation, train.head(10), "label")
     assert not result.passed and result.metrics["validation_copy_rate"] == 1.0
-    assert "so do 100% of the real validation rows" in result.details
+    assert "so do 100% of the real held-out rows" in result.details
     assert privacy_check(*_continuous_pair(), "label").metrics["validation_copy_rate"] == 0.0
 
 

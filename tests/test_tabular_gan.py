@@ -13,7 +13,7 @@ import torch
 from gan_models.checkpoint import load_checkpoint, save_checkpoint
 from gan_models.tabular.encoder import MAX_MIXTURE_ROWS
 from gan_models.tabular.networks import Discriminator, OutputActivation
-from gan_models.tabular.trainer import _gradient_penalty
+from gan_models.tabular.training import generator_update, gradient_penalty
 from gan_models.tabular import (
     ConditionSpace,
     TabularEncoder,
@@ -228,7 +228,7 @@ def penalty_and_gradients(penalty_of, critic, real, fake):
 def test_explicit_gradient_penalty_equals_autograd_double_backward(hidden_dims, dropout, training):
     critic, real, fake = critic_and_packs(hidden_dims, dropout, training)
     expected, expected_gradients, expected_next = penalty_and_gradients(autograd_gradient_penalty, critic, real, fake)
-    penalty, gradients, following = penalty_and_gradients(_gradient_penalty, critic, real, fake)
+    penalty, gradients, following = penalty_and_gradients(gradient_penalty, critic, real, fake)
     assert expected > 0.01 and expected_gradients["body.0.weight"].abs().sum() > 0
     torch.testing.assert_close(penalty, expected, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(gradients, expected_gradients, rtol=1e-5, atol=1e-7)
@@ -239,7 +239,7 @@ def test_explicit_gradient_penalty_under_bf16_autocast_matches_autograd_to_bf16_
     critic, real, fake = critic_and_packs()
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the CUDA path's mixed precision, run on the CPU
         expected, expected_gradients, _ = penalty_and_gradients(autograd_gradient_penalty, critic, real, fake)
-        penalty, gradients, _ = penalty_and_gradients(_gradient_penalty, critic, real, fake)
+        penalty, gradients, _ = penalty_and_gradients(gradient_penalty, critic, real, fake)
     assert penalty.dtype == torch.float32
     torch.testing.assert_close(penalty, expected.float(), rtol=2e-2, atol=1e-3)
     torch.testing.assert_close(gradients, expected_gradients, rtol=5e-2, atol=5e-3)
@@ -492,9 +492,9 @@ def test_generator_update_changes_only_the_generator():
     before = {name: [p.detach().clone() for p in net.parameters()] for name, net in others.items()}
     generator_before = [p.detach().clone() for p in gan.generator.parameters()]
     batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=gan.config.pac)
-    raw, fake = gan._generate(batch)
+    raw, fake = gan._head.generate(batch)
 
-    gan._generator_update(run, batch, rows, raw, fake)
+    generator_update(gan._head, run, batch, rows, raw, fake)
 
     for name, net in others.items():
         assert all(p.grad is None for p in net.parameters()), f"{name} received gradients"

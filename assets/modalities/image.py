@@ -11,11 +11,11 @@ import pandas as pd
 from dagster import MetadataValue
 
 from assets.metadata import png_markdown
-from gan_models.balancing import samples_to_generate
+from gan_models.sampling import samples_to_generate
 from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, image_grid, sample_grid, train_single_class
 from gan_models.runtime import state_fingerprint
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
-from quality.checks import images as image_checks
+from quality.checks import diversity, fidelity, privacy, validity
 from quality.report import plots
 from quality.data.artifacts import LiftResult, SyntheticImages
 from quality.checks.image_features import FeatureExtractor, train_feature_extractor
@@ -223,19 +223,19 @@ def feature_extractor(data: ImageSplit) -> FeatureExtractor:
 def run_check(name: str, data: ImageSplit, synthetic: SyntheticImages, thresholds: QualityThresholds) -> CheckResult:
     if name == "validity":
         expected = {data.class_names.index(c): n for c, n in synthetic.counts.items() if n > 0}
-        return image_checks.image_validity_check(data.train_images, synthetic.images, synthetic.labels,
+        return validity.image_validity_check(data.train_images, synthetic.images, synthetic.labels,
                                                  data.n_classes, expected_counts=expected)
     extractor = feature_extractor(data)
     if name == "fidelity":
-        return image_checks.image_fidelity_check(extractor, data.train_images, data.train_labels, synthetic.images,
+        return fidelity.image_fidelity_check(extractor, data.train_images, data.train_labels, synthetic.images,
                                                  synthetic.labels, validation_images=data.validation_images,
                                                  max_c2st_auc=thresholds.max_image_c2st_auc)
     if name == "diversity":
-        return image_checks.image_diversity_check(extractor, data.train_images, data.train_labels, synthetic.images,
+        return diversity.image_diversity_check(extractor, data.train_images, data.train_labels, synthetic.images,
                                                   synthetic.labels, max_near_duplicate_rate=thresholds.max_duplicate_rate,
                                                   min_spread_ratio=thresholds.min_image_spread_ratio)
     if name == "privacy":
-        return image_checks.image_privacy_check(extractor, data.train_images, data.validation_images, synthetic.images,
+        return privacy.image_privacy_check(extractor, data.train_images, data.validation_images, synthetic.images,
                                                 validation_labels=data.validation_labels,
                                                 synthetic_labels=synthetic.labels,
                                                 quantile=thresholds.privacy_quantile,

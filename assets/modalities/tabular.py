@@ -10,12 +10,12 @@ import pandas as pd
 from dagster import MetadataValue
 
 from assets.metadata import png_markdown
-from gan_models.balancing import samples_to_generate
+from gan_models.sampling import samples_to_generate
 from gan_models.runtime import state_fingerprint
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
 from quality.report import plots
-from quality.checks import tables as tabular_checks
+from quality.checks import diversity, fidelity, privacy, validity
 from quality.data.artifacts import PROVENANCE_COLUMNS, LiftResult, SyntheticTable
 from quality.report.markdown import markdown_table
 from quality.checks.result import CheckResult
@@ -138,11 +138,11 @@ def comparison_metadata(data: TabularSplit, synthetic: SyntheticTable) -> dict[s
 
 
 CHECKS: dict[str, Callable[[TabularSplit, Any, QualityThresholds], CheckResult]] = {
-    "validity": lambda d, s, t: tabular_checks.validity_check(d.train, s, d.label_column),
-    "fidelity": lambda d, s, t: tabular_checks.fidelity_check(d.train, s, d.label_column, max_c2st_auc=t.max_table_c2st_auc),
-    "diversity": lambda d, s, t: tabular_checks.diversity_check(
+    "validity": lambda d, s, t: validity.validity_check(d.train, s, d.label_column),
+    "fidelity": lambda d, s, t: fidelity.fidelity_check(d.train, s, d.label_column, max_c2st_auc=t.max_table_c2st_auc),
+    "diversity": lambda d, s, t: diversity.diversity_check(
         d.train, s, d.label_column, max_duplicate_rate=t.max_duplicate_rate, min_spread_ratio=t.min_table_spread_ratio),
-    "privacy": lambda d, s, t: tabular_checks.privacy_check(
+    "privacy": lambda d, s, t: privacy.privacy_check(
         d.train, d.validation, s, d.label_column, quantile=t.privacy_quantile,
         max_close_fraction=t.max_close_fraction),
 }

@@ -26,146 +26,44 @@ the benchmark tables, never on holdout rows; see BENCHMARKS.md):
   regression hardly moved.
 - Networks of 128 units instead of CTGAN's 256: as good on the validation lift and a third faster.
 
-Epochs and batches follow CTGAN so "equal epochs" comparisons are fair: one epoch is
-``max(1, n_rows // batch_size)`` steps, each step ``discriminator_steps`` critic updates and one
-generator update on ``batch_size`` rows drawn with replacement. The batch size is rounded down to a
-multiple of ``pac`` and capped at the table's row count (a batch larger than the table would only
-repeat rows), and is never less than one pack (and never less than 2 rows, for batch norm).
+Epochs and batches follow CTGAN (``config.training_plan``); one training step is ``training.train_step``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Hashable, Iterator, Mapping, NamedTuple, Sequence
+from typing import ClassVar, Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
 from gan_models.checkpoint import (
-    check_same_data,
-    checkpoint_mismatch,
-    data_fingerprint,
     load_checkpoint,
     load_saved_weights,
     parse_saved_config,
     read_saved_json,
     read_saved_model,
-    save_checkpoint,
 )
-from gan_models.runtime import autocast, device_for_loading, seed_everything, select_device
+from gan_models.runtime import device_for_loading, seed_everything, select_device
+from gan_models.tabular.conditional import ConditionalGenerator
+from gan_models.tabular.config import TabularGANConfig
 from gan_models.tabular.encoder import TabularEncoder, is_continuous_dtype
-from gan_models.tabular.moments import ClassMomentLoss
-from gan_models.tabular.networks import Discriminator, Generator, LabelClassifier, OutputActivation
-from gan_models.tabular.sampler import ConditionBatch, ConditionSpace, TrainingSampler
-
-PROGRESS_EVERY = 5
-CHECKPOINT_KIND = "tabular_gan"
-# Five times the GAN's rate: the auxiliary classifier must know the classes within the first few dozen
-# of a small table's few hundred steps to be of use to the generator.
-CLASSIFIER_LR = 1e-3
-ProgressCallback = Callable[[int, int, dict], None]
-
-
-@dataclass
-class TabularGANConfig:
-    """Hyper-parameters of the tabular GAN: CTGAN's defaults (see the module docstring for epochs) except
-    the 128-wide networks, the auxiliary classifier and the per-class moment loss (``classifier_weight``
-    and ``moment_weight`` 0 turn them off)."""
-
-    epochs: int = 300
-    batch_size: int = 500
-    pac: int = 10
-    embedding_dim: int = 128
-    generator_dims: tuple = (128, 128)
-    discriminator_dims: tuple = (128, 128)
-    generator_lr: float = 2e-4
-    discriminator_lr: float = 2e-4
-    weight_decay: float = 1e-6
-    discriminator_steps: int = 1
-    gp_weight: float = 10.0
-    classifier_weight: float = 1.0
-    classifier_dim: int = 64
-    moment_weight: float = 5.0
-    max_modes: int = 10
-    seed: int = 0
-    device: str = "auto"
-    checkpoint_every: int = 0
-
-    def __post_init__(self) -> None:
-        self.generator_dims = tuple(int(d) for d in self.generator_dims)
-        self.discriminator_dims = tuple(int(d) for d in self.discriminator_dims)
-        for name in ("epochs", "batch_size", "pac", "embedding_dim", "discriminator_steps", "max_modes", "classifier_dim"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"TabularGANConfig.{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("generator_lr", "discriminator_lr"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"TabularGANConfig.{name} must be positive, got {getattr(self, name)}")
-        for name in ("weight_decay", "gp_weight", "classifier_weight", "moment_weight", "checkpoint_every"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"TabularGANConfig.{name} must not be negative, got {getattr(self, name)}")
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "TabularGANConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known, key=str)
-        if unknown:
-            raise ValueError(f"tabular GAN config has unknown field(s) {unknown}; known fields: {sorted(known)}")
-        return cls(**dict(values))
-
-
-class TrainingPlan(NamedTuple):
-    """Effective batch size and step counts for a table of ``n_rows`` rows."""
-
-    batch_size: int
-    steps_per_epoch: int
-    total_steps: int
-
-
-def training_plan(n_rows: int, config: TabularGANConfig) -> TrainingPlan:
-    """Round the batch to a multiple of ``pac``, cap it at the table size, and count steps like CTGAN."""
-    pac = config.pac
-    capped = min(config.batch_size, n_rows)
-    batch_size = max(pac, capped // pac * pac)
-    if batch_size < 2:  # batch norm needs two rows
-        batch_size = 2 * pac
-    steps_per_epoch = max(1, n_rows // batch_size)
-    return TrainingPlan(batch_size, steps_per_epoch, steps_per_epoch * config.epochs)
-
-
-@dataclass
-class _Progress:
-    """Loop counters and losses: everything besides networks and optimisers that a resume needs."""
-
-    step: int = 0
-    loss_history: list = field(default_factory=list)
-    epoch_sums: torch.Tensor = field(default_factory=lambda: torch.zeros(2))
-
-
-@dataclass
-class _Run:
-    """What one call to ``fit`` trains with, besides the generator kept on the model."""
-
-    data: torch.Tensor
-    sampler: TrainingSampler
-    discriminator: Discriminator
-    generator_optimizer: torch.optim.Optimizer
-    discriminator_optimizer: torch.optim.Optimizer
-    plan: TrainingPlan
-    encoder_state: dict
-    progress: _Progress
-    classifier: LabelClassifier | None = None
-    classifier_optimizer: torch.optim.Optimizer | None = None
-    moments: ClassMomentLoss | None = None
-    data_fingerprint: str | None = None  # of the training table; set when checkpointing
+from gan_models.tabular.networks import Generator
+from gan_models.tabular.sampler import ConditionSpace
+from gan_models.tabular.training import (
+    CHECKPOINT_KIND,
+    ProgressCallback,
+    TrainingRun,
+    check_checkpoint_matches,
+    condition_codes,
+    new_run,
+    restore_run,
+    run_training,
+    table_fingerprint,
+)
 
 
 class TabularGAN:
@@ -184,10 +82,7 @@ class TabularGAN:
         self.loss_history: list[dict] = []
         self.training_info: dict = {}
         self.device = torch.device("cpu")
-        # Set by _build_model: span activation, where the class one-hot sits, conditioned-column spans.
-        self._activation: OutputActivation | None = None
-        self._label_span: tuple[int, int] = (0, 0)
-        self._category_index = self._category_mask = torch.zeros(0, 0)
+        self._head: ConditionalGenerator | None = None  # the generator with its output layout (set with it)
 
     # --------------------------------------------------------------------------------------- fit
     def fit(
@@ -213,19 +108,19 @@ class TabularGAN:
         seed_everything(self.config.seed)
         fingerprint = checkpoint = None
         if checkpoint_dir is not None:
-            fingerprint = _table_fingerprint(train, discrete, label_column)
+            fingerprint = table_fingerprint(train, discrete, label_column)
             checkpoint = load_checkpoint(Path(checkpoint_dir), CHECKPOINT_KIND)
         if checkpoint is not None:
-            _check_checkpoint_matches(checkpoint, self.config, fingerprint, checkpoint_dir)
+            check_checkpoint_matches(checkpoint, self.config, fingerprint, checkpoint_dir)
             encoder = TabularEncoder.from_state(checkpoint["encoder"])
         else:
             encoder = TabularEncoder(self.config.max_modes, self.config.seed).fit(train, discrete)
         run = self._prepare_run(encoder, encoder.transform(train), label_column)
         run.data_fingerprint = fingerprint
         if checkpoint is not None:
-            _restore_checkpoint(checkpoint, self.generator, run, self.device)
+            restore_run(checkpoint, self._head, run)
         resumed_from = run.progress.step
-        self._train_loop(run, progress, checkpoint_dir)
+        run_training(self._head, run, progress, checkpoint_dir)
         self.loss_history = run.progress.loss_history
         self.training_info = {
             "device": str(self.device),
@@ -240,198 +135,21 @@ class TabularGAN:
         self.generator.eval()
         return self
 
-    def _prepare_run(self, encoder: TabularEncoder, encoded: np.ndarray, label_column: Hashable) -> _Run:
+    def _prepare_run(self, encoder: TabularEncoder, encoded: np.ndarray, label_column: Hashable) -> TrainingRun:
         """Build the model, the batch sampler, the critic and the optimisers for an encoded table."""
-        config = self.config
-        label_codes, category_codes, category_counts = _condition_codes(encoder, encoded, label_column)
+        label_codes, category_codes, category_counts = condition_codes(encoder, encoded, label_column)
         n_classes = len(encoder.column_state(label_column)["categories"])
         space = ConditionSpace.from_codes(label_codes, category_codes, n_classes, category_counts)
         self._build_model(encoder, label_column, space)
-        discriminator = Discriminator(
-            encoder.output_dimensions + space.width, config.discriminator_dims, config.pac
-        ).to(self.device)
-        classifier = classifier_optimizer = None
-        if config.classifier_weight > 0:
-            classifier = LabelClassifier(
-                encoder.output_dimensions - (self._label_span[1] - self._label_span[0]), config.classifier_dim, n_classes
-            ).to(self.device)
-            classifier_optimizer = _adam(classifier, CLASSIFIER_LR)
-        data = torch.as_tensor(encoded, device=self.device)
-        has_features = encoder.output_dimensions > self._label_span[1] - self._label_span[0]
-        moments = ClassMomentLoss(encoder, label_column, data) if config.moment_weight > 0 and has_features else None
-        return _Run(
-            data=data,
-            sampler=TrainingSampler(space, label_codes, category_codes, self.device),
-            discriminator=discriminator,
-            generator_optimizer=_adam(self.generator, config.generator_lr, config.weight_decay),
-            discriminator_optimizer=_adam(discriminator, config.discriminator_lr, config.weight_decay),
-            plan=training_plan(len(encoded), config),
-            encoder_state=encoder.to_state(),
-            progress=_Progress(),
-            classifier=classifier,
-            classifier_optimizer=classifier_optimizer,
-            moments=moments,
-        )
+        return new_run(self._head, encoder, encoded, label_column, (label_codes, category_codes), self.config)
 
     def _build_model(self, encoder: TabularEncoder, label_column: Hashable, space: ConditionSpace) -> None:
-        config = self.config
         self.encoder = encoder
         self.label_column = label_column
         self.classes = list(encoder.column_state(label_column)["categories"])
         self.condition_space = space
-        self.generator = Generator(
-            config.embedding_dim, space.width, config.generator_dims, encoder.output_dimensions
-        ).to(self.device)
-        self._activation = OutputActivation(encoder.output_info).to(self.device)
-        label_span = encoder.spans(label_column)[0]
-        self._label_span = (label_span.start, label_span.end)
-        category_spans = [
-            span for span in encoder.output_info if span.kind == "discrete" and span.column != label_column
-        ]
-        widest = max((span.end - span.start for span in category_spans), default=0)
-        index = torch.zeros(len(category_spans), widest, dtype=torch.long)
-        mask = torch.zeros(len(category_spans), widest, dtype=torch.bool)
-        for row, span in enumerate(category_spans):  # once per column, not per row
-            index[row, : span.end - span.start] = torch.arange(span.start, span.end)
-            mask[row, : span.end - span.start] = True
-        self._category_index, self._category_mask = index.to(self.device), mask.to(self.device)
-
-    def _train_loop(self, run: _Run, progress: ProgressCallback | None, checkpoint_dir: Path | None) -> None:
-        config, plan, state = self.config, run.plan, run.progress
-        self.generator.train()
-        run.discriminator.train()
-        state.epoch_sums = state.epoch_sums.to(self.device)
-        while state.step < plan.total_steps:
-            discriminator_loss, generator_loss = self._train_step(run)
-            state.step += 1
-            state.epoch_sums += torch.stack([generator_loss, discriminator_loss])
-            if state.step % plan.steps_per_epoch == 0:
-                generator_mean, discriminator_mean = (state.epoch_sums / plan.steps_per_epoch).tolist()
-                state.loss_history.append({
-                    "epoch": state.step // plan.steps_per_epoch,
-                    "generator_loss": generator_mean,
-                    "discriminator_loss": discriminator_mean,
-                })
-                state.epoch_sums.zero_()
-            finished = state.step == plan.total_steps
-            if checkpoint_dir is not None and config.checkpoint_every and (
-                state.step % config.checkpoint_every == 0 or finished
-            ):
-                self._save_checkpoint(run, Path(checkpoint_dir))
-            if progress is not None and (state.step % PROGRESS_EVERY == 0 or finished):
-                losses = {"generator_loss": generator_loss.item(), "discriminator_loss": discriminator_loss.item()}
-                progress(state.step, plan.total_steps, losses)
-
-    def _train_step(self, run: _Run) -> tuple[torch.Tensor, torch.Tensor]:
-        """``discriminator_steps`` critic updates, then one generator update.
-
-        The last critic update and the generator update share one batch of fakes (as in PyTorch's
-        DCGAN recipe): the critic learns from it detached, then the generator is scored on it by the
-        updated critic. This saves a generator forward pass per step.
-        """
-        for _ in range(self.config.discriminator_steps - 1):
-            batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=self.config.pac)
-            real = run.data[rows]
-            with torch.no_grad():
-                _, fake = self._generate(batch)
-            self._critic_update(run, batch, real, fake)
-        batch, rows = run.sampler.sample(run.plan.batch_size, pack_size=self.config.pac)
-        real = run.data[rows]
-        raw, fake = self._generate(batch)
-        discriminator_loss = self._critic_update(run, batch, real, fake.detach())
-        if run.classifier is not None:
-            self._classifier_update(run, batch, real)
-        generator_loss = self._generator_update(run, batch, rows, raw, fake)
-        return discriminator_loss, generator_loss
-
-    def _generate(self, batch: ConditionBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw generator output and its soft (training-time) activation for a batch of conditions."""
-        noise = torch.randn(len(batch.classes), self.config.embedding_dim, device=self.device)
-        with autocast(self.device):
-            raw = self.generator(noise, batch.condition)
-            return raw, self._activated(raw, batch.condition, hard=False)
-
-    def _critic_update(self, run: _Run, batch: ConditionBatch, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        real_input = torch.cat([real, batch.condition], dim=1)
-        fake_input = torch.cat([fake.float(), batch.condition], dim=1)
-        with autocast(self.device):
-            # One critic pass over real then fake packs (batch_size is a multiple of pac: no pack mixes them).
-            scores = run.discriminator(torch.cat([real_input, fake_input])).float()
-            wasserstein = scores[len(scores) // 2:].mean() - scores[: len(scores) // 2].mean()
-            penalty = _gradient_penalty(run.discriminator, real_input, fake_input, self.config.pac)
-        loss = wasserstein + self.config.gp_weight * penalty
-        _descend(run.discriminator_optimizer, loss)
-        return wasserstein.detach()
-
-    def _generator_update(
-        self, run: _Run, batch: ConditionBatch, rows: torch.Tensor, raw: torch.Tensor, fake: torch.Tensor
-    ) -> torch.Tensor:
-        """``rows``: indices of the batch's real rows, which match the conditions (and classes) row for row."""
-        with autocast(self.device):
-            adversarial = -run.discriminator(torch.cat([fake, batch.condition], dim=1)).float().mean()
-            loss = adversarial + self._condition_cross_entropy(raw, batch)
-            if run.classifier is not None:
-                logits = run.classifier(self._without_label(fake)).float()
-                loss = loss + self.config.classifier_weight * F.cross_entropy(logits, batch.classes)
-        if run.moments is not None:  # in float32: covariances are sums of many small products
-            gaps = run.moments(rows, fake, batch.classes)
-            loss = loss + self.config.moment_weight * gaps
-        _descend(run.generator_optimizer, loss)
-        return loss.detach()
-
-    def _classifier_update(self, run: _Run, batch: ConditionBatch, real: torch.Tensor) -> None:
-        """One step of the auxiliary classifier on the batch's real rows (their class is the condition's)."""
-        with autocast(self.device):
-            loss = F.cross_entropy(run.classifier(self._without_label(real)).float(), batch.classes)
-        _descend(run.classifier_optimizer, loss)
-
-    def _without_label(self, rows: torch.Tensor) -> torch.Tensor:
-        start, end = self._label_span
-        return torch.cat([rows[:, :start], rows[:, end:]], dim=1)
-
-    def _activated(
-        self, raw: torch.Tensor, condition: torch.Tensor, hard: bool, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Activated rows (soft one-hots for training, exact ones when ``hard``) carrying the class
-        one-hot asked for in the condition."""
-        activated = self._activation.hard(raw, generator) if hard else self._activation(raw, generator=generator)
-        start, end = self._label_span
-        return torch.cat([activated[:, :start], condition[:, : end - start], activated[:, end:]], dim=1)
-
-    def _condition_cross_entropy(self, raw: torch.Tensor, batch: ConditionBatch) -> torch.Tensor:
-        """CTGAN's penalty for not producing the conditioned category of the conditioned column."""
-        if not self.condition_space.n_discrete:
-            return raw.new_zeros((), dtype=torch.float32)
-        positions = self._category_index[batch.columns]
-        logits = raw.float().gather(1, positions).masked_fill(~self._category_mask[batch.columns], float("-inf"))
-        return F.cross_entropy(logits, batch.categories)
-
-    # ------------------------------------------------------------------------------- checkpoint
-    def _save_checkpoint(self, run: _Run, directory: Path) -> None:
-        save_checkpoint(
-            directory,
-            {
-                "kind": CHECKPOINT_KIND,
-                "data_fingerprint": run.data_fingerprint,
-                "config": self.config.to_dict(),
-                "rows": len(run.data),
-                "label_column": self.label_column,
-                "encoder": run.encoder_state,
-                "step": run.progress.step,
-                "loss_history": run.progress.loss_history,
-                "epoch_sums": run.progress.epoch_sums.cpu(),
-                "generator": self.generator.state_dict(),
-                "discriminator": run.discriminator.state_dict(),
-                "generator_optimizer": run.generator_optimizer.state_dict(),
-                "discriminator_optimizer": run.discriminator_optimizer.state_dict(),
-                "classifier": run.classifier.state_dict() if run.classifier is not None else None,
-                "classifier_optimizer": (
-                    run.classifier_optimizer.state_dict() if run.classifier_optimizer is not None else None
-                ),
-                "cpu_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-            },
-        )
+        self._head = ConditionalGenerator(encoder, label_column, space, self.config, self.device)
+        self.generator = self._head.network
 
     # ------------------------------------------------------------------------------------ sample
     def sample(
@@ -456,11 +174,7 @@ class TabularGAN:
         self.generator.eval()
         first_row = 0
         for codes in _chunk_class_codes(counts, chunk_size):
-            classes = torch.as_tensor(codes, device=self.device)
-            batch = self.condition_space.for_classes(classes, generator=random)
-            noise = torch.randn(len(codes), self.config.embedding_dim, device=self.device, generator=random)
-            with torch.no_grad(), autocast(self.device):
-                rows = self._activated(self.generator(noise, batch.condition), batch.condition, True, random)
+            rows = self._head.sample_rows(codes, random)
             index = pd.RangeIndex(first_row, first_row + len(codes))
             first_row += len(codes)
             yield self.encoder.inverse_transform(rows.float().cpu().numpy(), index=index)
@@ -552,75 +266,6 @@ def _validated_fit_inputs(
             raise ValueError(f"discrete_columns names {unknown}, which are not columns of train")
         discrete = list(discrete_columns)
     return discrete + ([label_column] if label_column not in discrete else [])
-
-
-def _adam(module: torch.nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
-    # The fused kernel updates every parameter in one pass: on these small networks the per-tensor
-    # Adam loop would otherwise cost as much as the forward and backward passes.
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=(0.5, 0.9), weight_decay=weight_decay, fused=True)
-
-
-def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """One optimiser step on ``loss``. Only the optimiser's own parameters get gradients: the other
-    networks the loss passes through (the critic and classifier, for the generator) are left alone, and
-    autograd skips their weight gradients."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward(inputs=[p for group in optimizer.param_groups for p in group["params"]])
-    optimizer.step()
-
-
-def _gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor, pac: int) -> torch.Tensor:
-    """WGAN-GP penalty on points between real and fake packs (one mixing weight per pack).
-
-    The critic's input gradient is an explicit expression in its weights (``Discriminator.input_gradient``),
-    so the loss needs one ordinary backward, not a double backward: fewer eager ops per step, same maths.
-    """
-    mix = torch.rand(real.shape[0] // pac, 1, 1, device=real.device).expand(-1, pac, 1).reshape(-1, 1)
-    between = mix * real + (1 - mix) * fake
-    norms = discriminator.input_gradient(between).norm(2, dim=1)  # one norm per pack
-    return ((norms - 1) ** 2).mean()
-
-
-def _table_fingerprint(train: pd.DataFrame, discrete: Sequence[Hashable], label_column: Hashable) -> str:
-    """Content fingerprint of what a fit learns from: the table's values, column names and dtypes, which
-    columns are discrete and which is the label (a checkpoint resumes only the same)."""
-    layout = repr((list(zip(train.columns, map(repr, train.dtypes))), sorted(map(repr, discrete)), label_column))
-    row_hashes = pd.util.hash_pandas_object(train, index=False).to_numpy()
-    return data_fingerprint([layout, row_hashes.tobytes()])
-
-
-def _check_checkpoint_matches(checkpoint: dict, config: TabularGANConfig, fingerprint: str, directory: Path) -> None:
-    saved, current = checkpoint["config"], config.to_dict()
-    changed = sorted(name for name in saved.keys() | current.keys() if saved.get(name) != current.get(name))
-    if changed:
-        raise checkpoint_mismatch(directory, f"for another config ({changed} differ)")
-    check_same_data(checkpoint, fingerprint, directory)
-
-
-def _restore_checkpoint(checkpoint: dict, generator: Generator, run: _Run, device: torch.device) -> None:
-    """Put networks, optimisers, RNG streams and counters back where the checkpoint left them."""
-    generator.load_state_dict(checkpoint["generator"])
-    run.discriminator.load_state_dict(checkpoint["discriminator"])
-    run.generator_optimizer.load_state_dict(checkpoint["generator_optimizer"])
-    run.discriminator_optimizer.load_state_dict(checkpoint["discriminator_optimizer"])
-    if run.classifier is not None:
-        run.classifier.load_state_dict(checkpoint["classifier"])
-        run.classifier_optimizer.load_state_dict(checkpoint["classifier_optimizer"])
-    torch.set_rng_state(checkpoint["cpu_rng"])
-    if device.type == "cuda" and checkpoint["cuda_rng"] is not None:
-        torch.cuda.set_rng_state(checkpoint["cuda_rng"], device)
-    run.progress = _Progress(checkpoint["step"], list(checkpoint["loss_history"]), checkpoint["epoch_sums"].clone())
-
-
-def _condition_codes(encoder: TabularEncoder, encoded: np.ndarray, label_column: Hashable):
-    """Per row: class code and the category code of every other discrete column; plus those columns' widths."""
-    label = encoder.spans(label_column)[0]
-    spans = [s for s in encoder.output_info if s.kind == "discrete" and s.column != label_column]
-    label_codes = encoded[:, label.start:label.end].argmax(axis=1)
-    category_codes = np.zeros((len(encoded), len(spans)), dtype=np.int64)
-    for position, span in enumerate(spans):  # a loop over columns; each column is read vectorised
-        category_codes[:, position] = encoded[:, span.start:span.end].argmax(axis=1)
-    return label_codes, category_codes, [span.end - span.start for span in spans]
 
 
 def _chunk_class_codes(counts: list[tuple[int, int]], chunk_size: int) -> Iterator[np.ndarray]:

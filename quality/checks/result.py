@@ -1,9 +1,9 @@
-"""The record every quality check returns, so assets and data cards read one shape."""
+"""The record every quality check returns, so assets and data cards read one shape, and how its figures read."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 
 @dataclass(frozen=True)
@@ -23,3 +23,8 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def figure_text(value: Optional[float]) -> str:
+    """A figure as the ``details`` sentences print it: three significant digits, ``n/a`` where it is missing."""
+    return "n/a" if value is None else f"{value:.3g}"

@@ -27,7 +27,7 @@ from sklearn.base import ClassifierMixin
 from quality.checks.gx_suite import is_numeric_column
 from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, RunPrediction, build_lift_report
 from quality.lift.report import LiftReport
-from quality.checks.tables import MISSING
+from quality.checks.table_encoding import MISSING
 
 if TYPE_CHECKING:
     from imblearn.pipeline import Pipeline

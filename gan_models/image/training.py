@@ -1,0 +1,123 @@
+"""One training step of the image GAN: discriminator steps on DiffAugmented real and fake batches, a
+generator step, and the update of the exponential moving average (EMA) of the generator's weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from gan_models.image.config import ImageGANConfig
+from gan_models.image.data import to_model_range
+from gan_models.image.diffaugment import diff_augment
+from gan_models.image.losses import GANLoss
+from gan_models.image.sampler import BalancedBatchSampler
+from gan_models.runtime import autocast
+
+
+@dataclass
+class TrainingRun:
+    """What the steps of one ``fit`` train with."""
+
+    config: ImageGANConfig
+    device: torch.device
+    generator: nn.Module
+    discriminator: nn.Module
+    generator_ema: nn.Module
+    optimizers: dict[str, torch.optim.Optimizer]
+    rng: torch.Generator
+    real_images: torch.Tensor  # uint8 (N, H, W, C) on the device
+    sampler: BalancedBatchSampler
+    loss: GANLoss
+
+
+def make_optimizers(
+    generator: nn.Module, discriminator: nn.Module, config: ImageGANConfig
+) -> dict[str, torch.optim.Optimizer]:
+    return {
+        "generator": torch.optim.Adam(generator.parameters(), lr=config.generator_lr, betas=config.betas),
+        "discriminator": torch.optim.Adam(discriminator.parameters(), lr=config.discriminator_lr, betas=config.betas),
+    }
+
+
+def empty_loss_sums(device: torch.device) -> dict:
+    """Running sums of losses since the last record, kept on the device to avoid a sync per step."""
+    zero = torch.zeros((), device=device)
+    return {"generator_loss": zero.clone(), "discriminator_loss": zero.clone(), "count": 0}
+
+
+def mean_losses(loss_sums: dict, step: int) -> dict:
+    """The mean losses since the last record, as a loss-history record for ``step`` (one device sync)."""
+    count = max(1, loss_sums["count"])
+    return {
+        "step": step,
+        "generator_loss": float(loss_sums["generator_loss"]) / count,
+        "discriminator_loss": float(loss_sums["discriminator_loss"]) / count,
+    }
+
+
+def train_step(run: TrainingRun, loss_sums: dict, steps_done: int) -> None:
+    """One generator step after ``discriminator_steps`` discriminator steps, then the EMA update;
+    ``steps_done`` counts the steps before this one, and the losses are added to ``loss_sums``."""
+    steps = run.config.discriminator_steps
+    for _ in range(steps):
+        loss_sums["discriminator_loss"] += discriminator_step(run) / steps
+    loss_sums["generator_loss"] += generator_step(run)
+    loss_sums["count"] += 1
+    update_ema(run.generator_ema, run.generator, run.config.ema_decay, steps_done)
+
+
+def _random_latents(run: TrainingRun, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    z = torch.randn(labels.shape[0], run.config.z_dim, generator=run.rng)
+    return z.to(run.device), labels.to(run.device)
+
+
+def discriminator_step(run: TrainingRun) -> torch.Tensor:
+    config, discriminator, loss = run.config, run.discriminator, run.loss
+    indices, labels = run.sampler.sample(config.batch_size, run.rng)
+    real = to_model_range(run.real_images[indices.to(run.device)])
+    z, labels = _random_latents(run, labels)
+    with autocast(run.device):
+        with torch.no_grad():
+            fake = run.generator(z, labels)
+        real_augmented = diff_augment(real, config.diffaugment, run.rng)
+        fake_augmented = diff_augment(fake, config.diffaugment, run.rng)
+        # One pass over real and fake together: half the spectral-norm power iterations, bigger GEMMs.
+        scores = discriminator(torch.cat([real_augmented, fake_augmented]), torch.cat([labels, labels]))
+        d_real, d_fake = scores.split(labels.shape[0])
+        d_loss = loss.discriminator_loss(d_real, d_fake)
+        if loss.penalty is not None:
+            d_loss = d_loss + loss.penalty(discriminator, real_augmented, fake_augmented, labels, run.rng)
+    optimizer = run.optimizers["discriminator"]
+    optimizer.zero_grad(set_to_none=True)
+    d_loss.backward()
+    optimizer.step()
+    return d_loss.detach()
+
+
+def generator_step(run: TrainingRun) -> torch.Tensor:
+    z, labels = _random_latents(run, run.sampler.batch_labels(run.config.batch_size, run.rng))
+    optimizer = run.optimizers["generator"]
+    run.discriminator.requires_grad_(False)  # gradients flow through D to G, but D's own are not needed
+    try:
+        with autocast(run.device):
+            fake = run.generator(z, labels)
+            d_fake = run.discriminator(diff_augment(fake, run.config.diffaugment, run.rng), labels)
+            g_loss = run.loss.generator_loss(d_fake)
+        optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        optimizer.step()
+    finally:
+        run.discriminator.requires_grad_(True)
+    return g_loss.detach()
+
+
+@torch.no_grad()
+def update_ema(generator_ema: nn.Module, generator: nn.Module, ema_decay: float, steps_done: int) -> None:
+    # Warm-up: early on the average follows G closely, so it is not anchored to random init.
+    decay = min(ema_decay, (1.0 + steps_done) / (10.0 + steps_done))
+    for ema_param, param in zip(generator_ema.parameters(), generator.parameters()):
+        ema_param.lerp_(param, 1.0 - decay)
+    for ema_buffer, buffer in zip(generator_ema.buffers(), generator.buffers()):
+        ema_buffer.copy_(buffer)
