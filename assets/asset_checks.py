@@ -71,12 +71,12 @@ def _build_check(name: str):
         asset=synthetic_samples,
         name=f"{name}_check",
         blocking=True,  # downstream waits for every check; only an ERROR-severity failure skips it
-        additional_ins={"dataset_split": AssetIn("dataset_split")},
+        additional_ins={"evaluation_plan": AssetIn("evaluation_plan")},
         description=f"{name.capitalize()} of the synthetic samples ({role}).",
     )
-    def _check(context: AssetCheckExecutionContext, synthetic_samples, dataset_split,
+    def _check(context: AssetCheckExecutionContext, synthetic_samples, evaluation_plan,
                thresholds: QualityThresholds, storage: SynthliftStorage) -> AssetCheckResult:
-        return _evaluate(name, context, dataset_split, synthetic_samples, thresholds, storage)
+        return _evaluate(name, context, evaluation_plan, synthetic_samples, thresholds, storage)
 
     return _check
 

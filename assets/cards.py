@@ -30,6 +30,7 @@ def card_header(split, synthetic, checks: list[CheckResult], decision) -> dict[s
         "dataset": split.name,
         "source": split.source,
         "modality": modality.MODALITY,
+        "protocol": modality.plan_summary(split),
         "created_at": utc_now(),
         "decision": decision.label,
         "reasons": decision.reasons,

@@ -22,14 +22,15 @@ from quality.lift.report import LiftReport
 
 
 @asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"scikitlearn"})
-def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_split, synthetic_samples) -> LiftResult:
-    """Downstream classifiers trained on real only, real + synthetic and the classic baselines, over
-    several seeds; lift measured on the validation split (decides) and the holdout split (reported)."""
+def lift_report(context: AssetExecutionContext, config: LiftConfig, evaluation_plan, synthetic_samples) -> LiftResult:
+    """Downstream classifiers trained on real only, real + synthetic and the classic baselines, over several
+    seeds; the lift judged on every deciding row (one validation split, or every fold when cross-fitting)
+    decides, and the outer holdout's, when there is one, is only reported."""
     if len(set(config.seeds)) < MIN_LIFT_SEEDS:
         context.log.warning(f"only {len(set(config.seeds))} distinct seeds: the lift is measured but cannot publish "
                             f"(at least {MIN_LIFT_SEEDS} are needed)")
-    modality = modality_for(dataset_split)
-    result, seconds = timed(modality.measure_lift, dataset_split, synthetic_samples, config, context.log.info)
+    modality = modality_for(evaluation_plan)
+    result, seconds = timed(modality.measure_lift, evaluation_plan, synthetic_samples, config, context.log.info)
     decision, final = result.decision_report, result.final_report
     gated = decision["lifts"]
     ba = next(l for l in gated if l["method"] == "real+synthetic" and l["reference"] == "real_only"
@@ -38,8 +39,8 @@ def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_spli
         "wall_seconds": seconds,
         "balanced_accuracy_lift": MetadataValue.float(ba["mean"]),
         "balanced_accuracy_lift_ci_low": MetadataValue.float(ba["ci_low"]),
-        "validation_lift_table": MetadataValue.md(lift_table(decision)),
-        "holdout_lift_table": MetadataValue.md(lift_table(final)),
+        "deciding_lift_table": MetadataValue.md(lift_table(decision)),
+        "holdout_lift_table": MetadataValue.md(lift_table(final) if final else "no outer holdout"),
         "lift_plot": png_markdown(plots.lift_png(decision), "lift with confidence intervals"),
     })
     return result
@@ -49,7 +50,7 @@ def lift_report(context: AssetExecutionContext, config: LiftConfig, dataset_spli
 def published_dataset(
     context: AssetExecutionContext,
     config: PublishConfig,
-    dataset_split,
+    evaluation_plan,
     gan_generator,
     synthetic_samples,
     lift_report: LiftResult,
@@ -58,7 +59,7 @@ def published_dataset(
     """The augmented dataset, published atomically as a new version only when every blocking check
     passed for this model version and the lift's lower bound clears min_lift; otherwise the rejection
     is recorded and the last publication stays as it was."""
-    modality = modality_for(dataset_split)
+    modality = modality_for(evaluation_plan)
     checks = stored_checks(storage, partition_of(context), synthetic_samples.model_version)
     reference = lift_report.extras["classic_baseline"] if config.require_beat_baseline else "real_only"
     decision = decide(
@@ -69,11 +70,11 @@ def published_dataset(
         reference=reference,
         expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS),
     )
-    card = data_card(context, dataset_split, gan_generator, synthetic_samples, lift_report, checks, decision)
-    name = dataset_split.name
+    card = data_card(context, evaluation_plan, gan_generator, synthetic_samples, lift_report, checks, decision)
+    name = evaluation_plan.name
     if decision.published:
         def write(directory):
-            card["files"] = modality.write_publication(directory, dataset_split, synthetic_samples)
+            card["files"] = modality.write_publication(directory, evaluation_plan, synthetic_samples)
             write_data_card(directory, card)
 
         output = publish_version(storage.publish_root, name, write)
@@ -97,10 +98,7 @@ def data_card(context, split, model, synthetic, lift: LiftResult, checks, decisi
         **card_header(split, synthetic, checks, decision),
         "run_id": context.run.run_id,
         "lift": {"decision": lift.decision_report, "final": lift.final_report},
-        "lift_notes": (
-            "The 'decision' lift is measured on the validation split and decides publication; the 'final' "
-            "lift is measured on the holdout split, which decided nothing."
-        ),
+        "lift_notes": lift_notes(split, model),
         "baselines": lift.extras,
         "config": {
             "generator": modality_for(split).generator_summary(model),
@@ -108,3 +106,17 @@ def data_card(context, split, model, synthetic, lift: LiftResult, checks, decisi
             "run_config": context.run.run_config,
         },
     }
+
+
+def lift_notes(plan, model) -> str:
+    """What the gate's figure estimates, and what the published generator was trained on."""
+    summary = modality_for(plan).plan_summary(plan)
+    final = ("The 'final' lift is measured on the outer holdout, which decided nothing."
+             if summary["holdout_rows"] else "There is no outer holdout.")
+    if summary["kind"] == "cross_fit":
+        return (f"The 'decision' lift is the {summary['folds']}-fold cross-fitted estimate of the whole procedure: "
+                "each fold's generator, encoder, scalers and classifiers were fitted without the fold's rows, and "
+                f"every one of the {summary['deciding_rows']} deciding rows was judged once. The published "
+                f"generator was then trained on all {summary['deciding_rows']} deciding rows. {final}")
+    return ("The 'decision' lift is measured on the validation split by the published generator itself, which "
+            f"was trained on the other deciding rows. {final}")

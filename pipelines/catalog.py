@@ -39,7 +39,12 @@ NAME_PATTERN = rf"[a-z0-9][a-z0-9_\-]{{0,{MAX_NAME_LENGTH - 1}}}"
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 HASH_BLOCK_BYTES = 1 << 20
 # Options that only one modality uses (the other would ignore them silently).
-OPTION_MODALITY = {"epochs": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image"}
+OPTION_MODALITY = {"epochs": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image",
+                   "drop_columns": "tabular", "keep_columns": "tabular",
+                   "drop": "tabular", "keep": "tabular"}  # the command line's names of drop_columns, keep_columns
+# Settings added after the catalog's first release whose default is left out of ``entry_fingerprint``, so that
+# upgrading re-runs no dataset that does not use them.
+UNFINGERPRINTED_DEFAULTS = {"drop_columns": (), "keep_columns": ()}
 
 
 class _ThresholdOverrides(BaseModel):
@@ -93,11 +98,17 @@ class CatalogEntry(BaseModel):
     source: str
     modality: Optional[Literal["tabular", "image"]] = Field(default=None, validate_default=True)
     label: Optional[str] = Field(default=None, validate_default=True)
+    drop_columns: tuple[str, ...] = Field(default=(), description="Tables: columns to leave out; never the label.")
+    keep_columns: tuple[str, ...] = Field(
+        default=(), description="Tables: columns to keep that would be dropped as record numbers.")
     sampling_strategy: str = "auto"
     thresholds: Optional[Thresholds] = None
     min_lift: float = 0.0
     require_beat_baseline: bool = False
     training: TrainingBudget = Field(default_factory=TrainingBudget, validate_default=True)
+    folds: Optional[int] = Field(default=None, ge=0, description="0: by the rule; 1: a validation split; K: K folds.")
+    holdout_fraction: Optional[float] = Field(default=None, ge=0.0, lt=0.5,
+                                              description="Rows held out to report only (default: by source).")
     lift_seeds: int = Field(default=MIN_LIFT_SEEDS, ge=2,
                             description=f"Downstream seeds; a lift over fewer than {MIN_LIFT_SEEDS} never publishes.")
     image_size: int = Field(default=FOLDER_IMAGE_SIZE, ge=8)
@@ -149,6 +160,13 @@ class CatalogEntry(BaseModel):
             raise ValueError(f"name the label column of {Path(source).name} (label: COLUMN)")
         return label
 
+    @field_validator("drop_columns", "keep_columns")
+    @classmethod
+    def _columns_of_a_table(cls, columns: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if info.data.get("modality") is not None:
+            check_options_for_modality(info.data["modality"], {info.field_name: columns or None})
+        return columns
+
     @field_validator("sampling_strategy", mode="before")
     @classmethod
     def _sampling_strategy_as_text(cls, strategy: Any) -> Any:
@@ -182,9 +200,11 @@ class CatalogEntry(BaseModel):
         """Run config of the asset job for this dataset (the same builder as the CLI's)."""
         budget = self.training
         return augmentation_run_config(
-            source=self.source, label=self.label or "", seed=budget.seed, device=budget.device,
+            source=self.source, label=self.label or "", drop_columns=self.drop_columns,
+            keep_columns=self.keep_columns, seed=budget.seed, device=budget.device,
             epochs=budget.epochs, image_steps=budget.image_steps, checkpoint_every=budget.checkpoint_every,
-            image_size=self.image_size, sampling_strategy=self.sampling_strategy, lift_seeds=self.lift_seeds,
+            image_size=self.image_size, sampling_strategy=self.sampling_strategy, folds=self.folds,
+            holdout_fraction=self.holdout_fraction, lift_seeds=self.lift_seeds,
             min_lift=self.min_lift, require_beat_baseline=self.require_beat_baseline,
             thresholds=self.thresholds.model_dump(exclude_none=True) if self.thresholds else None,
         )
@@ -293,7 +313,8 @@ def source_fingerprint(entry: CatalogEntry) -> str:
 def entry_fingerprint(entry: CatalogEntry) -> str:
     """SHA-256 (hex) of the source's content and the entry's settings: a run is due when it changes."""
     # The source path is left out: its content stands for it, so moving the checkout re-runs nothing.
-    settings = entry.model_dump(mode="json", exclude={"source"})
+    unused = {name for name, default in UNFINGERPRINTED_DEFAULTS.items() if getattr(entry, name) == default}
+    settings = entry.model_dump(mode="json", exclude={"source", *unused})
     payload = json.dumps({"source": source_fingerprint(entry), "settings": settings}, sort_keys=True)
     return _sha256_text(payload)
 

@@ -16,9 +16,11 @@ from pipelines.catalog import check_min_lift
 from pipelines.run_config import MAX_SEED
 from quality.checks.thresholds import THRESHOLDS
 from quality.data.images import FOLDER_IMAGE_SIZE
-from quality.data.splitting import HOLDOUT_FRACTION, VALIDATION_FRACTION
+from quality.data.plan import AUTO_FOLDS, DEFAULT_FOLDS, DEMO_HOLDOUT_FRACTION, MIN_VALIDATION_ROWS_PER_CLASS
+from quality.data.splitting import VALIDATION_FRACTION
 from quality.lift.images import CNN_EPOCHS
 from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, MIN_LIFT_SEEDS
+from quality.lift.tables import DEFAULT_LIFT_JOBS
 
 TABLE_GAN = TabularGANConfig()
 IMAGE_GAN = ImageGANConfig()
@@ -38,17 +40,33 @@ class DatasetConfig(Config):
         "the partition.",
     )
     label: str = Field(default="", description="Label column of a table (built-ins know their own).")
+    drop_columns: list[str] = Field(default=[], description="Tables: columns to leave out (a record identifier, "
+                                    "a column that would leak the label); never the label.")
+    keep_columns: list[str] = Field(default=[], description="Tables: columns to keep that would be dropped as "
+                                    "record numbers (distinct whole numbers named like an ID or forming a range).")
     image_size: int = Field(default=FOLDER_IMAGE_SIZE,
                             description="Images from folders are resized to this many pixels.")
 
 
-class SplitConfig(Config):
+class PlanConfig(Config):
     seed: int = SEED_FIELD
-    validation_fraction: float = Field(default=VALIDATION_FRACTION, description="Real rows that decide publication.")
-    holdout_fraction: float = Field(default=HOLDOUT_FRACTION, description="Real rows kept for the final figures only.")
+    folds: int = Field(
+        default=AUTO_FOLDS, ge=0,
+        description=f"How the lift is proved. 0: by the rule (a validation split when it holds at least "
+        f"{MIN_VALIDATION_ROWS_PER_CLASS} rows of every class, else {DEFAULT_FOLDS}-fold cross-fitting); "
+        "1: one validation split; K: K-fold cross-fitting. Images keep their validation split.",
+    )
+    holdout_fraction: Optional[float] = Field(
+        default=None, ge=0.0, lt=0.5,
+        description="Share of rows held out to report final figures only (they decide nothing). Unset: "
+        f"{DEMO_HOLDOUT_FRACTION} for the built-in demos and MedMNIST files without a test split, 0 for your "
+        "own tables (the cross-fitted figure is already measured on rows the models never saw).",
+    )
+    validation_fraction: float = Field(default=VALIDATION_FRACTION, gt=0.0, lt=0.5,
+                                       description="Share of the deciding rows a validation split judges on.")
     scarce_train_rows: Optional[int] = Field(
         default=None,
-        description="Cut every class but the majority to this many training rows (a scarcity experiment). "
+        description="Cut every class but the majority to this many deciding rows (a scarcity experiment). "
         "Unset: the source's default (built-in demos are made scarce); 0: keep every row.",
     )
 
@@ -89,6 +107,8 @@ class LiftConfig(Config):
                              "never publishes.")
     n_boot: int = Field(default=BOOTSTRAP_RESAMPLES, description="Paired bootstrap resamples for the confidence intervals.")
     image_epochs: int = Field(default=CNN_EPOCHS, description="Images: epochs of the downstream CNN.")
+    jobs: int = Field(default=DEFAULT_LIFT_JOBS, ge=1,
+                      description="Tables: processes that fit the downstream classifiers of the folds side by side.")
 
     @field_validator("seeds")
     @classmethod

@@ -7,15 +7,15 @@ from dagster import Definitions
 from assets.asset_checks import synthetic_checks
 from assets.evaluation import lift_report, published_dataset
 from assets.generation import gan_generator, synthetic_samples
-from assets.ingest import dataset_split, every_class_in_every_split, raw_dataset
+from assets.ingest import evaluation_plan, every_class_in_every_part, raw_dataset
 from pipelines.automation import augmentation_schedule, catalog_sensor, source_change_sensor
 from pipelines.config import QualityThresholds
 from pipelines.io_managers import ArtifactIOManager
 from pipelines.jobs import augmentation_job
 from pipelines.resources import SynthliftStorage, default_catalog, default_storage
 
-ASSETS = [raw_dataset, dataset_split, gan_generator, synthetic_samples, lift_report, published_dataset]
-ASSET_CHECKS = [every_class_in_every_split, *synthetic_checks]
+ASSETS = [raw_dataset, evaluation_plan, gan_generator, synthetic_samples, lift_report, published_dataset]
+ASSET_CHECKS = [every_class_in_every_part, *synthetic_checks]
 
 
 def build_resources(storage: Optional[SynthliftStorage] = None) -> dict:

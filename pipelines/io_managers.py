@@ -26,19 +26,21 @@ def artifact_types() -> dict[str, type]:
     """Every type a step may store, by its ``artifact_key``."""
     from gan_models.image import ImageGAN, PerClassImageGAN
     from gan_models.tabular import TabularGAN
-    from quality.data.artifacts import LiftResult, PublicationRecord, SyntheticImages, SyntheticTable
+    from quality.data.artifacts import (
+        LiftResult, PublicationRecord, SyntheticImages, SyntheticTable, TabularGenerators,
+    )
     from quality.data.images import ImageDataset, ImageSplit
-    from quality.data.tables import TabularDataset, TabularSplit
+    from quality.data.tables import TabularDataset, TabularPlan
 
-    kinds = (TabularDataset, TabularSplit, TabularGAN, SyntheticTable, ImageDataset, ImageSplit, ImageGAN,
+    kinds = (TabularDataset, TabularPlan, TabularGAN, TabularGenerators, SyntheticTable, ImageDataset, ImageSplit, ImageGAN,
              PerClassImageGAN, SyntheticImages, LiftResult, PublicationRecord)
     return {kind.artifact_key: kind for kind in kinds}
 
 
-# Artefacts stored before types were keyed recorded their import path; these still load.
+# Artefacts stored before types were keyed recorded their import path; these still load. (A table's split of
+# that time has no evaluation plan: it is refused, and the run that needs it plans again.)
 LEGACY_IMPORT_PATHS = {
     "quality.tabular_ingest.TabularDataset": "tabular_dataset",
-    "quality.tabular_ingest.TabularSplit": "tabular_split",
     "gan_models.tabular.trainer.TabularGAN": "tabular_gan",
     "quality.artifacts.SyntheticTable": "synthetic_table",
     "quality.image_ingest.ImageDataset": "image_dataset",

@@ -1,6 +1,6 @@
 """The run config of the augmentation job, built in one place for the CLI and the catalog."""
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from quality.lift.statistics import MIN_LIFT_SEEDS
 
@@ -11,6 +11,8 @@ MAX_SEED = 2**32 - 1  # NumPy's and scikit-learn's random states take seeds belo
 def augmentation_run_config(
     source: str,
     label: str = "",
+    drop_columns: Sequence[str] = (),
+    keep_columns: Sequence[str] = (),
     seed: int = 0,
     device: str = "auto",
     epochs: Optional[int] = None,
@@ -19,6 +21,8 @@ def augmentation_run_config(
     per_class: bool = False,
     image_size: Optional[int] = None,
     sampling_strategy: str = "auto",
+    folds: Optional[int] = None,
+    holdout_fraction: Optional[float] = None,
     lift_seeds: int = MIN_LIFT_SEEDS,
     lift_epochs: Optional[int] = None,
     min_lift: float = 0.0,
@@ -26,13 +30,15 @@ def augmentation_run_config(
     thresholds: Optional[dict[str, float]] = None,
 ) -> dict[str, Any]:
     """Config of every step; unset budgets (``None``) keep the step's own default. ``seed`` seeds the
-    split, the GAN and the sampler."""
+    split, the GAN and the sampler. ``drop_columns`` and ``keep_columns`` are given once each, in order,
+    and only when they name a column."""
     generator: dict[str, Any] = {"seed": seed, "device": device, "per_class": per_class,
                                  "checkpoint_every": checkpoint_every}
     generator.update(_given(epochs=epochs, image_steps=image_steps))
     ops = {
-        "raw_dataset": {"source": source, "label": label, **_given(image_size=image_size)},
-        "dataset_split": {"seed": seed},
+        "raw_dataset": {"source": source, "label": label, **_given(image_size=image_size),
+                        **_columns(drop_columns=drop_columns, keep_columns=keep_columns)},
+        "evaluation_plan": {"seed": seed, **_given(folds=folds, holdout_fraction=holdout_fraction)},
         "gan_generator": generator,
         "synthetic_samples": {"seed": seed, "sampling_strategy": sampling_strategy},
         "lift_report": {"seeds": list(range(lift_seeds)), **_given(image_epochs=lift_epochs)},
@@ -49,6 +55,10 @@ def augmentation_run_config(
 
 def _given(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
+
+
+def _columns(**lists: Sequence[str]) -> dict[str, list[str]]:
+    return {name: list(dict.fromkeys(columns)) for name, columns in lists.items() if columns}
 
 
 def step_config(run_config: dict[str, Any], step: str) -> Optional[dict[str, Any]]:

@@ -46,6 +46,7 @@ def run_augmentation(
             raise_on_error=False,
             tags={INTERACTIVE_RUN_TAG: "true"},
         )
+        timings = step_timings(instance, result.run_id)
         errors = [event for event in result.all_events
                   if (event.is_step_failure and not _blocked_by_check(event)) or _resources_failed(event)]
         if errors:
@@ -53,7 +54,7 @@ def run_augmentation(
         materialized = _materialized(result)
         if "published_dataset" in materialized:
             record = result.output_for_node("published_dataset")
-            return summarise(record.card, record.output)
+            return summarise(record.card, record.output, timings)
         if "synthetic_samples" not in materialized:  # the split's own check failed: nothing to judge yet
             raise RunFailed(_failed_checks(result))
         # a blocking check on the samples failed, so Dagster skipped the lift and the publication; the checks
@@ -61,7 +62,7 @@ def run_augmentation(
         record = rejection_path(storage.publish_root, dataset, result.run_id)
         if not record.exists():
             raise RunFailed(_failed_checks(result))
-    return summarise(json.loads(record.read_text()), None)
+    return summarise(json.loads(record.read_text()), None, timings)
 
 
 @contextlib.contextmanager
@@ -96,7 +97,22 @@ def _first_line_of_errors(record: logging.LogRecord) -> bool:
     return True
 
 
-def summarise(card: dict[str, Any], output) -> dict[str, Any]:
+def step_timings(instance: DagsterInstance, run_id: str) -> dict[str, float]:
+    """Wall seconds from each step's start to its end (steps of a fan-out listed one by one)."""
+    started: dict[str, float] = {}
+    timings: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+            timings[event.step_key] = round(entry.timestamp - started[event.step_key], 2)
+    return timings
+
+
+def summarise(card: dict[str, Any], output, timings: dict[str, float]) -> dict[str, Any]:
     return {
         "decision": card["decision"],
         "reasons": card["reasons"],
@@ -104,11 +120,13 @@ def summarise(card: dict[str, Any], output) -> dict[str, Any]:
         "dataset": card["dataset"],
         "modality": card["modality"],
         "model_version": card["model_version"],
+        "protocol": card.get("protocol"),
         "class_counts_before": card["class_counts_before"],
         "class_counts_after": card["class_counts_after"],
         "checks": card["checks"],
         "gate": card["gate"],
         "lift": card["lift"],
+        "timings": timings,
     }
 
 

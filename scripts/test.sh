@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 . .venv/bin/activate
 export NO_ALBUMENTATIONS_UPDATE=1
-python -m pytest -q -p no:cacheprovider "$@"
+# Two workers: CI has two cores, and the slowest tests train GANs for tens of seconds each.
+python -m pytest -q -p no:cacheprovider -n "${SYNTHLIFT_TEST_WORKERS:-2}" "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
     echo "no tests were collected: failing" >&2

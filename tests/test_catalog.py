@@ -240,3 +240,48 @@ def test_a_threshold_that_meant_two_things_is_refused_with_its_new_names(tmp_pat
     (error,) = load_catalog(catalog).errors
     assert error.field == "thresholds"
     assert "max_table_c2st_auc for tables and max_image_c2st_auc for images" in error.message
+
+
+def test_columns_to_drop_and_keep_reach_the_run_config_as_from_the_cli(tmp_path, augmentation_job):
+    from dagster import validate_run_config
+
+    from pipelines.cli import build_parser, run_config_from_args
+
+    table = tmp_path / "table.csv"
+    table.write_text("id,a,b,y\n1,2,3,x\n")
+    (entry,) = load_catalog(write_catalog(tmp_path, [
+        {"name": "table", "source": "table.csv", "label": "y", "drop_columns": ["a", "a", "b"],
+         "keep_columns": ["id"]}])).entries
+    args = build_parser().parse_args(["run", str(table), "--label", "y", "--drop", "a", "--drop", "a", "--drop", "b",
+                                      "--keep", "id"])
+    expected = run_config_from_args(args)
+    expected["ops"]["raw_dataset"]["config"]["image_size"] = 28
+    assert entry.run_config() == expected
+    assert expected["ops"]["raw_dataset"]["config"]["drop_columns"] == ["a", "b"]  # once each, in order
+    validated = validate_run_config(augmentation_job, entry.run_config())
+    assert validated["ops"]["raw_dataset"]["config"]["keep_columns"] == ["id"]
+    unset = run_config_from_args(build_parser().parse_args(["run", str(table), "--label", "y"]))
+    assert {"drop_columns", "keep_columns"}.isdisjoint(unset["ops"]["raw_dataset"]["config"])
+
+
+def test_columns_to_drop_apply_to_tables_only_and_change_the_fingerprint_only_when_given(tmp_path):
+    import hashlib
+    import json
+
+    load = load_catalog(write_catalog(tmp_path, [
+        {"name": "pics", "source": "digits", "drop_columns": ["x"]},
+        {"name": "kept", "source": "digits", "keep_columns": ["x"]},
+        {"name": "not_a_list", "source": "wine", "drop_columns": "proline"},
+    ]))
+    errors = errors_by_entry(load)
+    assert errors[("pics", "drop_columns")] == "drop_columns applies to tables only, and this source is images"
+    assert errors[("kept", "keep_columns")] == "keep_columns applies to tables only, and this source is images"
+    assert ("not_a_list", "drop_columns") in errors
+
+    plain = CatalogEntry(name="w", source="wine")
+    assert entry_fingerprint(CatalogEntry(name="w", source="wine", drop_columns=[])) == entry_fingerprint(plain)
+    assert entry_fingerprint(CatalogEntry(name="w", source="wine", drop_columns=["proline"])) != entry_fingerprint(plain)
+    # an entry that uses neither keeps the fingerprint it had before these settings existed: nothing re-runs
+    settings = plain.model_dump(mode="json", exclude={"source", "drop_columns", "keep_columns"})
+    before = json.dumps({"source": source_fingerprint(plain), "settings": settings}, sort_keys=True)
+    assert entry_fingerprint(plain) == hashlib.sha256(before.encode()).hexdigest()

@@ -42,9 +42,16 @@ def test_rejects_when_an_expected_check_did_not_run():
 
 
 @pytest.mark.parametrize("split", ["holdout", "test", "train"])
-def test_only_the_validation_split_decides(split):
-    with pytest.raises(ValueError, match=f"validation split only, not on the '{split}' split"):
+def test_only_the_deciding_rows_decide(split):
+    with pytest.raises(ValueError, match=f"folds\\) only, not on the '{split}' split"):
         decide(PASSING, _report(0.05, evaluated_on=split))
+
+
+def test_a_cross_fitted_lift_decides_and_states_the_power_of_its_rows():
+    decision = decide(PASSING, _report(0.05, evaluated_on="5-fold cross-fit"))
+    assert decision.published
+    gate = decision.gate
+    assert gate["minimum_detectable_lift"] == pytest.approx((gate["ci_high"] - gate["ci_low"]) / 2)
 
 
 def test_a_lift_over_fewer_than_five_seeds_never_publishes():

@@ -2,7 +2,7 @@ from dagster import AssetKey
 
 from pipelines.definitions import defs
 
-ASSETS = ["raw_dataset", "dataset_split", "gan_generator", "synthetic_samples", "lift_report", "published_dataset"]
+ASSETS = ["raw_dataset", "evaluation_plan", "gan_generator", "synthetic_samples", "lift_report", "published_dataset"]
 
 
 def test_definitions_load_with_the_whole_asset_graph():
@@ -10,7 +10,7 @@ def test_definitions_load_with_the_whole_asset_graph():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert set(ASSETS) <= keys
     parents = {key: {p.to_user_string() for p in graph.get(AssetKey(key)).parent_keys} for key in ASSETS}
-    assert parents["gan_generator"] == {"dataset_split"}
+    assert parents["gan_generator"] == {"evaluation_plan"}
     assert parents["published_dataset"] >= {"synthetic_samples", "lift_report"}
     assert defs.resolve_job_def("augmentation_job") is not None
 

@@ -34,7 +34,7 @@ def test_two_classes_train_in_two_processes(tmp_path, monkeypatch):
     }
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(DATASETS, ["shapes"])
-        selection = [AssetKey(name) for name in ("raw_dataset", "dataset_split", "gan_generator")]
+        selection = [AssetKey(name) for name in ("raw_dataset", "evaluation_plan", "gan_generator")]
         with execute_job(reconstructable(augmentation_job), instance, run_config=run_config,
                          asset_selection=selection, tags={"dagster/partition": "shapes"}) as result:
             assert result.success

@@ -1,4 +1,5 @@
-"""The holdout split never reaches a GAN, a fitted encoder, a scaler/classifier fit or a quality check."""
+"""An outer holdout never reaches a GAN, a fitted encoder, a scaler/classifier fit or a quality check: only the
+final, reported evaluation reads it."""
 
 import pandas as pd
 import pytest
@@ -31,10 +32,10 @@ def test_holdout_rows_reach_only_the_final_evaluation(tmp_path, monkeypatch, pat
 
     # enough epochs for the samples to pass the blocking checks, so that the lift (and its classifiers) runs
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "100",
-                                      "--lift-seeds", "2"])
+                                      "--lift-seeds", "2", "--holdout-fraction", "0.2"])
     run_augmentation(run_config_from_args(args), tmp_path, "patients")
 
-    holdout = pd.read_parquet(tmp_path / "artifacts" / "dataset_split" / "patients" / "holdout.parquet")
+    holdout = pd.read_parquet(tmp_path / "artifacts" / "evaluation_plan" / "patients" / "holdout.parquet")
     holdout_markers = set(holdout["marker"].round(10))
     assert len(holdout_markers) == len(holdout) > 0
     for kind, frames in seen.items():

@@ -59,3 +59,9 @@ def test_an_artefact_of_an_unknown_type_is_refused_with_the_fix(tmp_path):
     (tmp_path / TYPE_FILE).write_text(json.dumps({"module": "quality.gone", "name": "Thing"}))
     with pytest.raises(ValueError, match="materialize the asset again"):
         stored_type(tmp_path)
+
+
+def test_a_tables_split_stored_before_evaluation_plans_is_refused_with_the_fix(tmp_path):
+    (tmp_path / TYPE_FILE).write_text(json.dumps({"module": "quality.tabular_ingest", "name": "TabularSplit"}))
+    with pytest.raises(ValueError, match="materialize the asset again"):
+        stored_type(tmp_path)

@@ -31,10 +31,14 @@ def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients
     assert {c["name"] for c in outcome["checks"]} == {"validity", "fidelity", "diversity", "privacy"}
     assert all("passed" in c and c["metrics"] for c in outcome["checks"])
     gated = outcome["gate"]
-    assert gated["evaluated_on"] == "validation" and gated["ci_low"] <= gated["mean"] <= gated["ci_high"]
-    assert outcome["lift"]["final"]["evaluated_on"] == "holdout"
+    assert gated["evaluated_on"] == "5-fold cross-fit" and gated["ci_low"] <= gated["mean"] <= gated["ci_high"]
+    assert gated["n_eval_rows"] == 200  # every row the user gave was judged
+    assert gated["minimum_detectable_lift"] == pytest.approx((gated["ci_high"] - gated["ci_low"]) / 2)
+    assert outcome["protocol"]["kind"] == "cross_fit" and outcome["protocol"]["deciding_rows"] == 200
+    assert outcome["lift"]["final"] is None  # a user's table has no outer holdout unless asked
+    assert outcome["timings"]["lift_report"] > 0 and "gan_generator.train_generator_part[final]" in outcome["timings"]
     methods = set(outcome["lift"]["decision"]["scores"])
-    assert {"real_only", "real+synthetic", "real+smote"} <= methods
+    assert {"real_only", "real+synthetic", "real+class_weights", "real+smote", "real+random_oversampling"} <= methods
 
     blocking_failed = [c for c in outcome["checks"] if c["blocking"] and not c["passed"]]
     if blocking_failed:  # min_lift=-1 means only a failed blocking check can reject
@@ -46,6 +50,12 @@ def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients
     augmented = pd.read_parquet(version / "augmented.parquet")
     synthetic = pd.read_parquet(version / "synthetic.parquet")
     assert augmented["synthetic"].sum() == len(synthetic) > 0
+    real = augmented[~augmented["synthetic"]].drop(columns=["synthetic", "model_version", "seed"])
+    given = pd.read_csv(patients_csv)
+    key = ["marker", "age"]
+    pd.testing.assert_frame_equal(real.sort_values(key).reset_index(drop=True)[given.columns],
+                                  given.sort_values(key).reset_index(drop=True), check_dtype=False,
+                                  check_categorical=False)  # every real row the user gave is published
     counts = augmented["outcome"].value_counts()
     assert counts["sick"] == counts["well"]
     card = json.loads((version / "data_card.json").read_text())
@@ -130,7 +140,7 @@ def test_seeded_runs_generate_identical_rows(tmp_path, patients_csv):
 
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "5", "--seed", "3"])
     config = run_config_from_args(args)
-    config["ops"] = {k: v for k, v in config["ops"].items() if k in ("raw_dataset", "dataset_split", "gan_generator",
+    config["ops"] = {k: v for k, v in config["ops"].items() if k in ("raw_dataset", "evaluation_plan", "gan_generator",
                                                                      "synthetic_samples")}
     frames = []
     for attempt in ("first", "second"):
@@ -223,7 +233,7 @@ def test_a_strategy_that_does_not_fit_the_classes_stops_the_run_before_training(
     err = capsys.readouterr().err
     assert code == 2
     assert message in err.strip().splitlines()[-1] and "plan_generator_training" in err
-    assert "trained all_classes" not in err
+    assert "trained fold_" not in err
     assert not (tmp_path / "published").exists()
 
 
@@ -290,12 +300,12 @@ def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys, patients_csv):
 def test_a_failed_split_check_stops_the_run_naming_the_missing_class(tmp_path, capsys, patients_csv, monkeypatch):
     import assets.modalities.tabular as steps
 
-    counted = steps.split_sizes
-    monkeypatch.setattr(steps, "split_sizes", lambda data: {**counted(data), "holdout": {"well": 3, "sick": 0}})
+    counted = steps.plan_sizes
+    monkeypatch.setattr(steps, "plan_sizes", lambda data: {**counted(data), "holdout": {"well": 3, "sick": 0}})
     code = main(["run", str(patients_csv), "--label", "outcome", "--out", str(tmp_path), "--epochs", "5", "--json"])
     captured = capsys.readouterr()
     assert code == 2
-    assert "every_class_in_every_split: classes missing from splits: {'holdout': ['sick']}" in captured.err
+    assert "every_class_in_every_part: classes missing from parts: {'holdout': ['sick']}" in captured.err
     assert json.loads(captured.out.strip().splitlines()[-1])["decision"] is None
     assert not (tmp_path / "published").exists()
 
@@ -517,3 +527,95 @@ def test_a_damaged_card_still_guards_the_modality_of_its_version(tmp_path):
     with pytest.raises(ValueError, match="holds image data"):
         published_source_warnings(card, "tabular", "/a/scans.csv", "scans")
     assert published_source_warnings(card, "image", "image_folder:/a/scans", "scans") == []
+
+
+# Record numbers and the columns a user drops never reach the GAN.
+
+def _trial_table(patients_csv, tmp_path) -> str:
+    """The patients with the record numbers a trial's export carries: R's 'rownames' and a shuffled 'id'."""
+    import numpy as np
+
+    frame = pd.read_csv(patients_csv)
+    frame.insert(0, "rownames", np.arange(1, len(frame) + 1))
+    frame.insert(1, "id", np.random.default_rng(0).permutation(len(frame)) * 3 + 1001)
+    path = tmp_path / "trial.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _columns_the_gan_sees(monkeypatch, stop: bool = False) -> list[list[str]]:
+    """The columns of every frame a tabular GAN is fitted on; with ``stop``, the run stops at the first fit."""
+    from gan_models.tabular import TabularGAN
+
+    seen, fit = [], TabularGAN.fit
+
+    def recording_fit(self, frame, *args, **kwargs):
+        seen.append(list(frame.columns))
+        if stop:
+            raise ValueError("stopped once the GAN's columns were seen")
+        return fit(self, frame, *args, **kwargs)
+
+    monkeypatch.setattr(TabularGAN, "fit", recording_fit)
+    return seen
+
+
+@pytest.mark.slow
+def test_record_numbers_are_dropped_with_a_warning_and_never_reach_the_gan(tmp_path, capsys, patients_csv,
+                                                                           monkeypatch):
+    from quality.data.tables import NAMED_RECORD_NUMBER, TabularDataset
+
+    seen = _columns_the_gan_sees(monkeypatch)
+    out = tmp_path / "out"
+    code, outcome, err = run_cli(capsys, _trial_table(patients_csv, tmp_path), "--label", "outcome", "--out", str(out),
+                                 "--epochs", "5", "--lift-seeds", "2")
+    assert code == 0 and outcome["decision"] in ("published", "rejected"), err[-2000:]
+    for column in ("rownames", "id"):
+        assert f"column {column!r} was dropped as a record number (distinct whole numbers, named like" in err
+    assert seen and all(columns == ["age", "marker", "pressure", "smoker", "outcome"] for columns in seen)
+    stored = TabularDataset.load(out / "artifacts" / "raw_dataset" / "trial")
+    assert stored.dropped_columns == {"rownames": NAMED_RECORD_NUMBER, "id": NAMED_RECORD_NUMBER}
+    synthetic = pd.read_parquet(out / "artifacts" / "synthetic_samples" / "trial" / "synthetic.parquet")
+    assert {"rownames", "id"}.isdisjoint(synthetic.columns)
+
+
+def test_drop_and_keep_on_the_command_line_decide_what_reaches_the_gan(tmp_path, capsys, patients_csv, monkeypatch):
+    seen = _columns_the_gan_sees(monkeypatch, stop=True)
+    code, _, err = run_cli(capsys, _trial_table(patients_csv, tmp_path), "--label", "outcome",
+                           "--out", str(tmp_path / "out"), "--epochs", "5", "--lift-seeds", "2",
+                           "--drop", "smoker", "--drop", "pressure", "--keep", "rownames")
+    assert code == 2 and "stopped once the GAN's columns were seen" in err.strip().splitlines()[-1]
+    assert seen[0] == ["rownames", "age", "marker", "outcome"]
+    assert "column 'id' was dropped as a record number" in err and "column 'rownames' was dropped" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{csv}", "--label", "outcome", "--drop", "nope"],
+     "patients.csv: --drop (drop_columns) names 'nope', not a column of the table; columns are ['age', 'marker', "
+     "'pressure', 'smoker', 'outcome']"),
+    (["{csv}", "--label", "outcome", "--keep", "Age"], "--keep (keep_columns) names 'Age', not a column of the table"),
+    (["{csv}", "--label", "outcome", "--drop", "outcome"], "names the label column 'outcome'; the label cannot be"),
+    (["digits", "--drop", "pixel_0"], "--drop applies to tables only, and this source is images"),
+    (["digits", "--keep", "pixel_0"], "--keep applies to tables only, and this source is images"),
+])
+def test_columns_that_cannot_be_dropped_or_kept_are_refused_in_one_line(tmp_path, capsys, patients_csv, args,
+                                                                         message):
+    args = [arg.replace("{csv}", str(patients_csv)) for arg in args]
+    code = main(["run", *args, "--out", str(tmp_path / "out"), "--json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("synthlift: error: ") and message in err[-1], err[-1:]
+    assert not (tmp_path / "out" / "published").exists()
+
+
+def test_columns_to_drop_in_a_hand_written_run_config_are_refused_for_images(tmp_path):
+    from assets.ingest import resolved_dataset_config
+    from pipelines.config import DatasetConfig
+    from pipelines.resources import DatasetCatalog
+
+    catalog = DatasetCatalog(path=str(tmp_path / "none.yaml"))
+    with pytest.raises(ValueError, match="drop_columns applies to tables only, and this source is images"):
+        resolved_dataset_config(DatasetConfig(source="digits", drop_columns=["x"]), "digits", catalog)
+    kept = resolved_dataset_config(DatasetConfig(source="wine", keep_columns=["proline"]), "wine", catalog)
+    assert kept.keep_columns == ["proline"] and kept.source == "wine"
+    (tmp_path / "catalog.yaml").write_text("datasets:\n  - {name: vinho, source: wine, drop_columns: [proline]}\n")
+    from_entry = resolved_dataset_config(DatasetConfig(), "vinho", DatasetCatalog(path=str(tmp_path / "catalog.yaml")))
+    assert from_entry.source == "wine" and from_entry.drop_columns == ["proline"] and from_entry.keep_columns == []

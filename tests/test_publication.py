@@ -52,7 +52,7 @@ def test_data_card_markdown_lists_decision_checks_and_lift():
     }
     text = render_data_card(card)
     assert "| privacy | pass | yes | copies=0 | ok |" in text
-    assert "+0.0500" in text and "validation split" in text
+    assert "+0.0500" in text and "evaluated on the validation" in text
 
 
 def test_a_damaged_latest_card_does_not_stop_the_next_run(tmp_path):

@@ -8,12 +8,12 @@ import pytest
 from assets.cards import stored_checks
 from assets.asset_checks import record_if_blocked
 from pipelines.resources import SynthliftStorage
-from quality.data.tables import load_table, split_table
+from quality.data.tables import load_table, plan_table
 
 
 @pytest.fixture(scope="module")
 def split():
-    return split_table(load_table("breast_cancer", name="bc"), seed=0)
+    return plan_table(load_table("breast_cancer", name="bc"), seed=0)
 
 
 def _result(name: str, passed: bool, run_id: str, blocking: bool = True) -> dict:

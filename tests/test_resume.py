@@ -14,13 +14,13 @@ EPOCHS = 400  # the small table trains one step per epoch
 
 def command(csv, out):
     return [sys.executable, "-m", "pipelines.cli", "run", str(csv), "--label", "outcome", "--out", str(out),
-            "--epochs", str(EPOCHS), "--checkpoint-every", "20", "--lift-seeds", "2"]
+            "--epochs", str(EPOCHS), "--checkpoint-every", "20", "--lift-seeds", "2", "--folds", "1"]
 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_the_last_checkpoint_and_finishes_every_step(tmp_path, patients_csv):
     out = tmp_path / "out"
-    checkpoint = out / "checkpoints" / "patients" / "gan_generator" / "all_classes" / "checkpoint.pt"
+    checkpoint = out / "checkpoints" / "patients" / "gan_generator" / "fold_0" / "checkpoint.pt"
     first = subprocess.Popen(command(patients_csv, out), start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300

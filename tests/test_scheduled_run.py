@@ -29,7 +29,7 @@ def test_a_schedule_request_runs_the_whole_job_for_its_partition(tmp_path):
             assert result.success
             checks = {e.asset_check_key.name for e in result.get_asset_check_evaluations()}
             record = result.output_for_node("published_dataset")
-        assert {"every_class_in_every_split", "validity_check", "privacy_check"} <= checks
+        assert {"every_class_in_every_part", "validity_check", "privacy_check"} <= checks
         assert instance.get_run_by_id(result.run_id).status == DagsterRunStatus.SUCCESS
         # the run covers this content: the next evaluation has nothing to do
         again = augmentation_schedule(build_schedule_context(instance=instance,

@@ -10,9 +10,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from quality.checks.gx_suite import expectation_suite_spec, run_suite
-from quality.data.tables import load_table, split_table
+from quality.data.splitting import cap_class_rows, stratified_split_indices
+from quality.data.tables import load_table
 from gan_models.sampling import samples_to_generate
-from quality.data.splitting import stratified_split_indices
 from quality.checks.diversity import _duplicate_rate, _median_lower_bound, diversity_check
 from quality.checks.fidelity import fidelity_check
 from quality.checks.privacy import privacy_check
@@ -240,9 +240,13 @@ def test_diversity_fails_on_a_class_collapsed_onto_two_far_apart_points(splits):
 
 @pytest.fixture(scope="module")
 def scarce_breast_cancer():
-    """The benchmark's scarce breast_cancer split (20 malignant train rows) and the rows the pipeline asks for."""
-    split = split_table(load_table("breast_cancer"), seed=0)
-    return split.train, split.label_column, samples_to_generate(split.class_counts(), "auto")
+    """Scarce breast_cancer training rows (20 malignant) and the rows the pipeline asks for."""
+    dataset = load_table("breast_cancer")
+    labels = dataset.frame[dataset.label_column].to_numpy()
+    rows = cap_class_rows(stratified_split_indices(labels, 0).train, labels, {"malignant": 20}, 0)
+    train = dataset.frame.iloc[rows].reset_index(drop=True)
+    counts = train[dataset.label_column].value_counts().to_dict()
+    return train, dataset.label_column, samples_to_generate(counts, "auto")
 
 
 def _collapsed_rows(train, label, needed, shape):

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quality.data.tables import TabularSplit, input_warnings, load_table, split_table, validate_table
+from quality.data.tables import TabularPlan, input_warnings, load_table, plan_table, validate_table
 
 
 @pytest.fixture
@@ -25,10 +25,11 @@ def _write(tmp_path, frame, name="bad.csv"):
     return str(path)
 
 
-def test_builtin_breast_cancer_is_made_scarce_in_train_only():
-    split = split_table(load_table("breast_cancer"), seed=0)
-    assert split.class_counts()["malignant"] == 20
-    assert split.validation["diagnosis"].value_counts()["malignant"] > 20  # evaluation keeps real proportions
+def test_builtin_breast_cancer_is_made_scarce_in_its_deciding_rows_only():
+    plan = plan_table(load_table("breast_cancer"), seed=0)
+    assert plan.class_counts()["malignant"] == 40
+    assert plan.holdout["diagnosis"].value_counts()["malignant"] == 42  # the outer holdout keeps real proportions
+    assert plan.protocol.kind == "cross_fit" and plan.n_folds == 5
 
 
 def test_csv_and_parquet_load_the_same(table, tmp_path):
@@ -40,12 +41,14 @@ def test_csv_and_parquet_load_the_same(table, tmp_path):
     pd.testing.assert_frame_equal(from_csv, from_parquet, check_dtype=False)
 
 
-def test_split_round_trips_through_files(table, tmp_path):
+def test_plan_round_trips_through_files(table, tmp_path):
     _, path = table
-    split = split_table(load_table(str(path), "outcome"), seed=1)
-    split.save(tmp_path / "split")
-    again = TabularSplit.load(tmp_path / "split")
-    pd.testing.assert_frame_equal(split.holdout, again.holdout)
+    plan = plan_table(load_table(str(path), "outcome"), seed=1, holdout_fraction=0.2)
+    plan.save(tmp_path / "plan")
+    again = TabularPlan.load(tmp_path / "plan")
+    pd.testing.assert_frame_equal(plan.holdout, again.holdout)
+    pd.testing.assert_frame_equal(plan.rows, again.rows)
+    assert np.array_equal(plan.folds, again.folds) and again.protocol == plan.protocol
     assert again.label_column == "outcome"
 
 
@@ -83,8 +86,8 @@ def test_a_class_too_small_to_split_is_named(table, tmp_path):
     frame, _ = table
     frame = pd.concat([frame, frame.head(2).assign(outcome="rare")])
     dataset = load_table(_write(tmp_path, frame), "outcome")
-    with pytest.raises(ValueError, match="class 'rare' .* has 2 row"):
-        split_table(dataset)
+    with pytest.raises(ValueError, match="class 'rare' .* has 2 deciding row"):
+        plan_table(dataset)
 
 
 def test_missing_empty_and_unreadable_files_are_named(tmp_path):
@@ -115,9 +118,9 @@ def test_unused_categories_of_a_categorical_label_are_not_classes(table, tmp_pat
     frame["outcome"] = pd.Categorical(frame["outcome"], categories=["sick", "well", "unknown"])
     path = tmp_path / "categorical.parquet"
     frame.to_parquet(path)
-    split = split_table(load_table(str(path), "outcome"), seed=0)
-    assert list(split.train["outcome"].cat.categories) == ["sick", "well"]
-    assert set(split.class_counts()) == {"sick", "well"}
+    plan = plan_table(load_table(str(path), "outcome"), seed=0)
+    assert list(plan.rows["outcome"].cat.categories) == ["sick", "well"]
+    assert set(plan.class_counts()) == {"sick", "well"}
 
 
 def test_date_columns_are_rejected_when_read(table, tmp_path):
@@ -129,19 +132,11 @@ def test_date_columns_are_rejected_when_read(table, tmp_path):
         load_table(str(path), "outcome")
 
 
-def test_a_column_whose_values_all_fall_outside_train_is_named(table, tmp_path):
+def test_a_column_whose_values_all_fall_outside_a_folds_training_rows_is_named(table, tmp_path):
     frame, _ = table
     dataset = load_table(_write(tmp_path, frame.assign(sparse=[1.0] + [np.nan] * (len(frame) - 1))), "outcome")
-    with pytest.raises(ValueError, match="column 'sparse' is empty in the training split"):
-        split_table(dataset, seed=_seed_putting_row_outside_train(dataset, 0))
-
-
-def _seed_putting_row_outside_train(dataset, row: int) -> int:
-    from quality.data.splitting import stratified_split_indices
-
-    labels = dataset.frame[dataset.label_column].to_numpy()
-    return next(seed for seed in range(100) if row not in stratified_split_indices(labels, seed, where="t").train)
-
+    with pytest.raises(ValueError, match="column 'sparse' is empty in the training rows of fold"):
+        plan_table(dataset, seed=0)  # its one value judges some fold, whose GAN would never see a value
 
 def test_a_file_that_is_not_utf8_is_named(tmp_path):
     path = tmp_path / "latin.csv"
@@ -246,3 +241,148 @@ def test_blank_header_names_are_not_called_repeats(tmp_path):
     path.write_text("a,b,label,,\n1,2,x,,\n2,3,y,,\n")
     with pytest.raises(ValueError, match="'Unnamed: 3', 'Unnamed: 4' are entirely empty"):
         load_table(str(path), "label")
+
+
+# Record numbers (an index, a row or patient number) are not features: dropped with a warning naming them, or
+# refused with the fix; a real integer feature, the label and tiny tables are left alone.
+
+@pytest.mark.parametrize("column", ["rownames", "id", "ID", "patient_id", "PatientID", "Patient ID", "Unnamed: 0",
+                                    "index", "record", "row", "case_no", "S.No", "serial_number", "recordnumber"])
+def test_a_numeric_column_named_like_a_record_number_is_dropped_with_a_warning_naming_it(table, tmp_path, column):
+    import shlex
+
+    from quality.data.tables import NAMED_RECORD_NUMBER
+
+    frame, _ = table
+    # distinct whole numbers, in no order and with gaps: only the name tells
+    frame.insert(0, column, np.random.default_rng(1).permutation(len(frame)) * 7 + 100)
+    dataset = load_table(_write(tmp_path, frame), "outcome")
+    assert list(dataset.frame.columns) == ["age", "marker", "site", "outcome"]
+    assert dataset.dropped_columns == {column: NAMED_RECORD_NUMBER}
+    (warning,) = input_warnings(dataset.frame, "outcome", dataset.dropped_columns)
+    assert warning.startswith(f"column {column!r} was dropped as a record number (distinct whole numbers, named like "
+                              "an identifier), not a feature")
+    assert warning.endswith(f"keep it with --keep {shlex.quote(column)} (keep_columns in a catalog)")
+
+
+def test_the_index_pandas_writes_and_a_blank_in_a_named_record_number_are_dropped(table, tmp_path):
+    frame, _ = table
+    path = tmp_path / "with_index.csv"
+    frame.to_csv(path)  # the index, under a blank header: 'Unnamed: 0'
+    assert list(load_table(str(path), "outcome").dropped_columns) == ["Unnamed: 0"]
+    ids = frame.assign(id=np.arange(len(frame)) * 3.0)
+    ids.loc[5, "id"] = np.nan  # read back as floats; the name still tells
+    assert list(load_table(_write(tmp_path, ids), "outcome").dropped_columns) == ["id"]
+
+
+def test_a_consecutive_range_is_dropped_as_a_record_number_whatever_its_name_or_order(table, tmp_path):
+    from quality.data.tables import RANGE_RECORD_NUMBER
+
+    frame, _ = table
+    n = len(frame)
+    frame = frame.assign(X=np.arange(1, n + 1), visit=np.random.default_rng(2).permutation(n) + 5000)
+    dataset = load_table(_write(tmp_path, frame), "outcome")
+    assert dataset.dropped_columns == {"X": RANGE_RECORD_NUMBER, "visit": RANGE_RECORD_NUMBER}
+    assert {"X", "visit"}.isdisjoint(dataset.frame.columns)
+    warnings = input_warnings(dataset.frame, "outcome", dataset.dropped_columns)
+    assert [w.split(",")[0] for w in warnings] == [
+        "column 'X' was dropped as a record number (distinct whole numbers forming a consecutive range",
+        "column 'visit' was dropped as a record number (distinct whole numbers forming a consecutive range"]
+
+
+def test_whole_numbers_rising_with_gaps_are_refused_with_the_fix_and_either_fix_works(table, tmp_path):
+    frame, _ = table
+    path = _write(tmp_path, frame.assign(subject=np.arange(len(frame)) * 3 + 10))
+    with pytest.raises(ValueError, match=r"bad.csv: column 'subject' is made of distinct whole numbers rising down "
+                                         r"the file with gaps.*--drop subject to drop it or --keep subject to keep it"):
+        load_table(path, "outcome")
+    assert "subject" not in load_table(path, "outcome", drop_columns=["subject"]).frame.columns
+    kept = load_table(path, "outcome", keep_columns=["subject"])
+    assert "subject" in kept.frame.columns and kept.dropped_columns == {}
+
+
+@pytest.mark.parametrize("column", ["income", "body_mass_index", "paid", "fluid", "X", "rank"])
+def test_distinct_whole_numbers_without_an_identifier_name_or_shape_are_features(table, tmp_path, column):
+    frame, _ = table
+    values = np.random.default_rng(3).choice(200_000, len(frame), replace=False)  # any order, with gaps
+    dataset = load_table(_write(tmp_path, frame.assign(**{column: values})), "outcome")
+    assert column in dataset.frame.columns and dataset.dropped_columns == {}
+    assert input_warnings(dataset.frame, "outcome", dataset.dropped_columns) == []
+
+
+def test_small_tables_repeats_fractions_blanks_and_the_label_are_not_record_numbers(table, tmp_path):
+    from quality.data.tables import MIN_IDENTIFIER_ROWS, record_number_columns
+
+    frame, _ = table
+    rng = np.random.default_rng(4)
+    # an income in a 30-row table; sorted, or a range, in fewer rows than MIN_IDENTIFIER_ROWS
+    small = pd.DataFrame({"income": rng.choice(200_000, 30, replace=False), "outcome": ["a", "b"] * 15})
+    assert list(load_table(_write(tmp_path, small, "small.csv"), "outcome").frame.columns) == ["income", "outcome"]
+    few = small.head(MIN_IDENTIFIER_ROWS - 1)
+    assert record_number_columns(few.assign(income=np.sort(few["income"])), "outcome", "t") == {}
+    tiny = pd.DataFrame({"floor": [3, 1, 2, 5, 4, 6], "y": ["a", "b"] * 3})
+    assert list(load_table(_write(tmp_path, tiny, "tiny.csv"), "y").frame.columns) == ["floor", "y"]
+    n = len(frame)
+    others = frame.assign(
+        hospital_id=np.arange(n) % 7,  # named like an ID but repeated: a category code
+        dose_id=np.arange(n) + 0.5,  # not whole numbers
+        gappy=pd.Series(np.arange(n), dtype=float).where(np.arange(n) != 3),  # a range with a blank
+        flag=np.arange(n) % 2 == 0)
+    assert load_table(_write(tmp_path, others), "outcome").dropped_columns == {}
+    labelled = pd.DataFrame({"id": np.arange(40), "x": rng.normal(size=40)})
+    assert record_number_columns(labelled, "id", "t") == {}
+
+
+def test_the_builtin_tables_have_no_record_numbers():
+    assert load_table("breast_cancer").dropped_columns == load_table("wine").dropped_columns == {}
+
+
+def test_a_table_left_with_record_numbers_only_is_refused(tmp_path):
+    frame = pd.DataFrame({"id": np.arange(40), "y": ["a", "b"] * 20})
+    with pytest.raises(ValueError, match=r"only.csv: the table has no feature columns besides 'y' once the record "
+                                         r"numbers \['id'\] are dropped; keep a real feature with --keep COL"):
+        load_table(_write(tmp_path, frame, "only.csv"), "y")
+
+
+def test_named_columns_are_dropped_and_kept_as_asked_without_warnings(table, tmp_path):
+    from quality.data.tables import USER_DROPPED
+
+    frame, _ = table
+    path = _write(tmp_path, frame.assign(id=np.arange(len(frame)), patient=[f"p{i}" for i in range(len(frame))]))
+    with pytest.raises(ValueError, match=r"column 'patient' is text .*\(--drop patient, or drop_columns in a catalog"):
+        load_table(path, "outcome")
+    dataset = load_table(path, "outcome", drop_columns=["site", "patient", "site"], keep_columns=["id"])
+    assert list(dataset.frame.columns) == ["age", "marker", "outcome", "id"]
+    assert dataset.dropped_columns == {"site": USER_DROPPED, "patient": USER_DROPPED}
+    assert input_warnings(dataset.frame, "outcome", dataset.dropped_columns) == []
+    assert load_table("wine", drop_columns=["proline"]).dropped_columns == {"proline": USER_DROPPED}
+
+
+@pytest.mark.parametrize("drop, keep, message", [
+    (["nope"], [], r"bad.csv: --drop \(drop_columns\) names 'nope', not a column of the table; columns are "
+                   r"\['age', 'marker', 'site', 'outcome'\]"),
+    ([], ["Age", "nope"], r"bad.csv: --keep \(keep_columns\) names 'Age', 'nope', not columns of the table; columns"),
+    (["outcome"], [], r"bad.csv: --drop \(drop_columns\) names the label column 'outcome'; the label cannot be"),
+    (["site"], ["site"], r"bad.csv: column 'site' is named by both --drop and --keep"),
+])
+def test_columns_to_drop_or_keep_that_cannot_be_are_refused_naming_file_and_column(table, tmp_path, drop, keep,
+                                                                                   message):
+    frame, _ = table
+    with pytest.raises(ValueError, match=message):
+        load_table(_write(tmp_path, frame), "outcome", drop_columns=drop, keep_columns=keep)
+
+
+def test_dropped_columns_are_saved_and_loaded_with_the_dataset(table, tmp_path):
+    import json
+
+    from quality.data.tables import NAMED_RECORD_NUMBER, TabularDataset
+
+    frame, _ = table
+    dataset = load_table(_write(tmp_path, frame.assign(rownames=np.arange(1, len(frame) + 1))), "outcome")
+    dataset.save(tmp_path / "stored")
+    assert TabularDataset.load(tmp_path / "stored").dropped_columns == {"rownames": NAMED_RECORD_NUMBER}
+    meta_path = tmp_path / "stored" / "meta.json"  # a dataset stored before the field existed dropped nothing
+    meta = json.loads(meta_path.read_text())
+    del meta["dropped_columns"]
+    meta_path.write_text(json.dumps(meta))
+    assert TabularDataset.load(tmp_path / "stored").dropped_columns == {}

@@ -43,7 +43,8 @@ def test_informative_synthetic_rows_lift_the_minority(scarce):
     train, evaluation, pool = scarce
     report = tabular_lift_report(train, with_provenance(pool), evaluation, LABEL, seeds=(0, 1, 2), n_boot=500)
     assert report.evaluated_on == "validation" and report.n_eval_rows == len(evaluation)
-    assert set(report.scores) == {"real_only", "real+synthetic", "real+smote", "real+random_oversampling"}
+    assert set(report.scores) == {"real_only", "real+synthetic", "real+class_weights", "real+smote",
+                                  "real+random_oversampling"}
     assert set(report.per_classifier["real_only"]) == {"logistic_regression", "random_forest"}
     recall = report.lift("real+synthetic", "real_only", "minority_recall")
     assert recall.mean > 0 and recall.ci_low > 0
@@ -84,8 +85,10 @@ def test_multiclass_string_labels_categories_and_missing_values():
         train, synthetic, evaluation, "cultivar", seeds=(0,), classifiers=("logistic_regression",), n_boot=200
     )
     assert minority_class(train, "cultivar") == "class_2"
-    assert set(report.scores) == {"real_only", "real+synthetic", "real+smote", "real+random_oversampling"}
-    assert {lift.reference for lift in report.lifts} == {"real_only", "real+smote", "real+random_oversampling"}
+    assert set(report.scores) == {"real_only", "real+synthetic", "real+class_weights", "real+smote",
+                                  "real+random_oversampling"}
+    assert {lift.reference for lift in report.lifts} == {"real_only", "real+class_weights", "real+smote",
+                                                         "real+random_oversampling"}
     assert report.scores["real_only"]["balanced_accuracy"] > 0.7
 
     smote = downstream_pipeline(train, "cultivar", "logistic_regression", seed=0, resampler="smote")
@@ -110,7 +113,7 @@ def test_preprocessing_is_fitted_on_each_run_s_training_rows_only(scarce, monkey
     tabular_lift_report(
         train, pool, marked, LABEL, seeds=(0,), classifiers=("logistic_regression",), n_boot=50
     )
-    assert len(fitted_means) == 4  # one per method
+    assert len(fitted_means) == 5  # one per method
     highest_training_radius = max(train["mean radius"].max(), pool["mean radius"].max())
     assert all(means[0] <= highest_training_radius for means in fitted_means)
 
@@ -146,8 +149,11 @@ def test_minority_class_and_argument_errors(scarce):
     assert set(tabular_lift.CLASSIFIERS) == {"logistic_regression", "random_forest"}
 
 
-@pytest.mark.parametrize("smote, oversampling, hardest", [(-0.01, 0.02, "real+smote"), (0.03, 0.02, "real+random_oversampling")])
-def test_the_classic_baseline_to_beat_is_the_one_with_the_lowest_lower_bound(smote, oversampling, hardest):
-    bounds = {"real+smote": smote, "real+random_oversampling": oversampling}
+@pytest.mark.parametrize("weights, smote, oversampling, hardest", [
+    (0.05, -0.01, 0.02, "real+smote"), (0.05, 0.03, 0.02, "real+random_oversampling"),
+    (0.01, 0.03, 0.02, "real+class_weights"),
+])
+def test_the_classic_baseline_to_beat_is_the_one_with_the_lowest_lower_bound(weights, smote, oversampling, hardest):
+    bounds = {"real+class_weights": weights, "real+smote": smote, "real+random_oversampling": oversampling}
     report = SimpleNamespace(lift=lambda method, reference, metric: SimpleNamespace(ci_low=bounds[reference]))
     assert hardest_classic_baseline(report) == hardest

@@ -40,7 +40,7 @@ SERVER_STOP_SECONDS = 15
 PAGE_TIMEOUT_MS = 30_000
 LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries {
     name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-ASSETS = ["raw_dataset", "dataset_split", "gan_generator", "synthetic_samples", "lift_report", "published_dataset"]
+ASSETS = ["raw_dataset", "evaluation_plan", "gan_generator", "synthetic_samples", "lift_report", "published_dataset"]
 GROUP = "synthlift"
 DATASET = "breast_cancer"  # the embedded default: both the source and the partition key
 SMALL_BUDGET = {

@@ -14,7 +14,8 @@ from assets.metadata import png_markdown
 from gan_models.sampling import samples_to_generate
 from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, image_grid, sample_grid, train_single_class
 from gan_models.runtime import state_fingerprint
-from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, QualityThresholds, SamplingConfig, SplitConfig
+from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, PlanConfig, QualityThresholds, SamplingConfig
+from quality.data.plan import DEMO_HOLDOUT_FRACTION
 from quality.checks import diversity, fidelity, privacy, validity
 from quality.report import plots
 from quality.data.artifacts import LiftResult, SyntheticImages
@@ -28,6 +29,7 @@ from quality.report.markdown import markdown_table
 from quality.checks.result import CheckResult
 
 MODALITY = "image"
+ALL_CLASSES = -1  # the training part of the joint conditional GAN
 DIGITS_SOURCE = "builtin:digits"  # what load_digits_builtin records as its source
 GRID_ROWS_PER_CLASS = 8
 
@@ -84,9 +86,20 @@ def input_warnings(dataset: ImageDataset) -> list[str]:
     return warnings
 
 
-def split(dataset: ImageDataset, config: SplitConfig) -> ImageSplit:
-    return split_images(dataset, config.seed, config.validation_fraction, config.holdout_fraction,
+def plan(dataset: ImageDataset, config: PlanConfig) -> ImageSplit:
+    if config.folds > 1:
+        raise ValueError(f"folds={config.folds}: images are judged on a validation split (a MedMNIST file's "
+                         "official one when it has one); cross-fitting is for tables. Use folds 0 or 1")
+    holdout = DEMO_HOLDOUT_FRACTION if config.holdout_fraction is None else config.holdout_fraction
+    if holdout <= 0:
+        raise ValueError("images need an outer holdout (holdout_fraction > 0) unless the file has official splits")
+    return split_images(dataset, config.seed, config.validation_fraction, holdout,
                         train_caps=_train_caps(dataset, config.scarce_train_rows))
+
+
+def plan_summary(data: ImageSplit) -> dict[str, Any]:
+    return {**data.protocol.to_dict(), "deciding_rows": int(len(data.train_labels) + len(data.validation_labels)),
+            "holdout_rows": int(len(data.holdout_labels))}
 
 
 def _train_caps(dataset: ImageDataset, scarce_train_rows: Optional[int]) -> Optional[dict[int, int]]:
@@ -98,7 +111,7 @@ def _train_caps(dataset: ImageDataset, scarce_train_rows: Optional[int]) -> Opti
     return {c: scarce_train_rows for c in range(len(dataset.class_names)) if c != majority}
 
 
-def split_sizes(data: ImageSplit) -> dict[str, dict[str, int]]:
+def plan_sizes(data: ImageSplit) -> dict[str, dict[str, int]]:
     return {part: _named_counts(getattr(data, f"{part}_labels"), data.class_names)
             for part in ("train", "validation", "holdout")}
 
@@ -117,14 +130,17 @@ def gan_config(config: GeneratorConfig) -> ImageGANConfig:
                           seed=config.seed, device=config.device, checkpoint_every=config.checkpoint_every)
 
 
-def class_indices(data: ImageSplit) -> list[int]:
-    return list(range(data.n_classes))
+def training_parts(data: ImageSplit, config: GeneratorConfig) -> dict[str, int]:
+    """One joint conditional GAN (``ALL_CLASSES``), or one GAN per class in per_class mode."""
+    if not config.per_class:
+        return {"all_classes": ALL_CLASSES}
+    return {f"class_{index}": index for index in range(data.n_classes)}
 
 
 def train_part(data: ImageSplit, config: GeneratorConfig, part: int, progress: Callable,
                checkpoint_dir: Optional[Path]) -> ImageGAN:
     """The joint conditional GAN (part -1) or the GAN of one class."""
-    if part == -1:
+    if part == ALL_CLASSES:
         return ImageGAN(gan_config(config)).fit(data.train_images, data.train_labels, n_classes=data.n_classes,
                                                 progress=progress, checkpoint_dir=checkpoint_dir)
     return train_single_class(data.train_images[data.train_labels == part], part, gan_config(config),
@@ -135,7 +151,7 @@ def resumed_from_step(model: ImageGAN) -> int:
     return int(getattr(model, "resumed_from_step", 0))
 
 
-def combine_parts(parts: list[ImageGAN]):
+def combine_parts(data: ImageSplit, parts: list[ImageGAN]):
     if len(parts) == 1 and len(parts[0].classes) != 1:
         return parts[0]
     return PerClassImageGAN({model.classes[0]: model for model in parts})
@@ -224,22 +240,22 @@ def run_check(name: str, data: ImageSplit, synthetic: SyntheticImages, threshold
     if name == "validity":
         expected = {data.class_names.index(c): n for c, n in synthetic.counts.items() if n > 0}
         return validity.image_validity_check(data.train_images, synthetic.images, synthetic.labels,
-                                                 data.n_classes, expected_counts=expected)
+                                             data.n_classes, expected_counts=expected)
     extractor = feature_extractor(data)
     if name == "fidelity":
         return fidelity.image_fidelity_check(extractor, data.train_images, data.train_labels, synthetic.images,
-                                                 synthetic.labels, validation_images=data.validation_images,
-                                                 max_c2st_auc=thresholds.max_image_c2st_auc)
+                                             synthetic.labels, validation_images=data.validation_images,
+                                             max_c2st_auc=thresholds.max_image_c2st_auc)
     if name == "diversity":
         return diversity.image_diversity_check(extractor, data.train_images, data.train_labels, synthetic.images,
-                                                  synthetic.labels, max_near_duplicate_rate=thresholds.max_duplicate_rate,
-                                                  min_spread_ratio=thresholds.min_image_spread_ratio)
+                                               synthetic.labels, max_near_duplicate_rate=thresholds.max_duplicate_rate,
+                                               min_spread_ratio=thresholds.min_image_spread_ratio)
     if name == "privacy":
         return privacy.image_privacy_check(extractor, data.train_images, data.validation_images, synthetic.images,
-                                                validation_labels=data.validation_labels,
-                                                synthetic_labels=synthetic.labels,
-                                                quantile=thresholds.privacy_quantile,
-                                                max_close_fraction=thresholds.max_close_fraction)
+                                           validation_labels=data.validation_labels,
+                                           synthetic_labels=synthetic.labels,
+                                           quantile=thresholds.privacy_quantile,
+                                           max_close_fraction=thresholds.max_close_fraction)
     raise KeyError(f"no image check named {name!r}")
 
 

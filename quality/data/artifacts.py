@@ -14,7 +14,8 @@ PROVENANCE_COLUMNS = ("synthetic", "model_version", "seed")
 
 @dataclass
 class SyntheticTable:
-    """Synthetic rows, streamed to Parquet chunk by chunk so memory stays flat however many there are."""
+    """Synthetic rows of the published generator and, for the lift, of each fold's generator; streamed to
+    Parquet chunk by chunk so memory stays flat however many there are."""
 
     modality: ClassVar[str] = "tabular"
     artifact_key: ClassVar[str] = "synthetic_table"  # names the type in stored artefacts: never change it
@@ -26,42 +27,90 @@ class SyntheticTable:
     chunks: Optional[Iterable[pd.DataFrame]] = None
     columns_template: Optional[pd.DataFrame] = None
     path: Optional[Path] = None
+    fold_chunks: dict[int, Iterable[pd.DataFrame]] = field(default_factory=dict)
+    fold_paths: dict[int, Path] = field(default_factory=dict)
 
     def save(self, directory: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / "synthetic.parquet"
-        writer = None
-        try:
-            for chunk in self.chunks or ():
-                table = pa.Table.from_pandas(self._with_provenance(chunk), preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(target, table.schema)
-                writer.write_table(table.cast(writer.schema))
-            if writer is None:
-                empty = self._with_provenance(self.columns_template.iloc[:0])
-                empty.to_parquet(target, index=False)
-        finally:
-            if writer is not None:
-                writer.close()
+        self._write(directory / "synthetic.parquet", self.chunks, provenance=True)
+        for fold, chunks in self.fold_chunks.items():
+            self._write(directory / f"fold_{fold}.parquet", chunks, provenance=False)
         meta = {"label_column": self.label_column, "model_version": self.model_version, "seed": self.seed,
-                "counts": {str(k): int(v) for k, v in self.counts.items()}}
+                "counts": {str(k): int(v) for k, v in self.counts.items()}, "folds": sorted(self.fold_chunks)}
         (directory / "meta.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, directory: Path) -> "SyntheticTable":
         meta = json.loads((directory / "meta.json").read_text())
-        return cls(**meta, path=directory / "synthetic.parquet")
+        folds = {int(fold): directory / f"fold_{fold}.parquet" for fold in meta.pop("folds", [])}
+        return cls(**meta, path=directory / "synthetic.parquet", fold_paths=folds)
 
     def frame(self) -> pd.DataFrame:
+        """The published generator's rows, with their provenance columns."""
         if self.path is None:
             raise ValueError("this synthetic table has not been written yet")
         return pd.read_parquet(self.path)
 
+    def fold_frame(self, fold: int) -> pd.DataFrame:
+        """Fold ``fold``'s generator's rows, which balance that fold's training rows (no provenance)."""
+        if fold not in self.fold_paths:
+            raise ValueError(f"no synthetic rows of fold {fold}; folds written: {sorted(self.fold_paths)}")
+        return pd.read_parquet(self.fold_paths[fold])
+
+    def _write(self, target: Path, chunks: Optional[Iterable[pd.DataFrame]], provenance: bool) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        shape = self._with_provenance if provenance else (lambda chunk: chunk)
+        writer = None
+        try:
+            for chunk in chunks or ():
+                table = pa.Table.from_pandas(shape(chunk), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(target, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            if writer is None:
+                shape(self.columns_template.iloc[:0]).to_parquet(target, index=False)
+        finally:
+            if writer is not None:
+                writer.close()
+
     def _with_provenance(self, chunk: pd.DataFrame) -> pd.DataFrame:
         return chunk.assign(synthetic=True, model_version=self.model_version, seed=self.seed)
+
+
+@dataclass
+class TabularGenerators:
+    """The published generator and, for the lift, each fold's generator: fold k's never saw fold k's rows.
+    With a validation split there is one fold, and its generator is the published one."""
+
+    modality: ClassVar[str] = "tabular"
+    artifact_key: ClassVar[str] = "tabular_generators"  # names the type in stored artefacts: never change it
+
+    final: Any
+    folds: list[Any]
+
+    @property
+    def final_is_fold(self) -> bool:
+        return any(model is self.final for model in self.folds)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for fold, model in enumerate(self.folds):
+            model.save(directory / f"fold_{fold}")
+        if not self.final_is_fold:
+            self.final.save(directory / "final")
+        meta = {"folds": len(self.folds), "final": "fold_0" if self.final_is_fold else "final"}
+        (directory / "generators.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, directory: Path) -> "TabularGenerators":
+        from gan_models.tabular import TabularGAN
+
+        meta = json.loads((directory / "generators.json").read_text())
+        folds = [TabularGAN.load(directory / f"fold_{fold}") for fold in range(meta["folds"])]
+        final = folds[0] if meta["final"] == "fold_0" else TabularGAN.load(directory / "final")
+        return cls(final=final, folds=folds)
 
 
 @dataclass

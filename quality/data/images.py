@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from quality.data.plan import SPLIT, Protocol
 from quality.data.splitting import HOLDOUT_FRACTION, VALIDATION_FRACTION, cap_class_rows, stratified_split_indices
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -88,6 +89,12 @@ class ImageSplit:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def protocol(self) -> Protocol:
+        """Images are judged on one validation split (a MedMNIST file's official one when it has one)."""
+        return Protocol(SPLIT, 1, "images are judged on a validation split"
+                        + (" (the file's official val and test splits)" if self.holdout_is_official else ""))
 
     def save(self, directory: str | Path) -> Path:
         """Write ``split.npz`` (compressed arrays) and ``split.json`` (names, source) into ``directory``."""

@@ -44,7 +44,7 @@ def stratified_split_indices(
         raise ValueError("validation_fraction + holdout_fraction must leave at least 10% for training")
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "holdout": []}
-    for cls in _sorted_classes(labels):
+    for cls in sorted_classes(labels):
         rows = np.flatnonzero(labels == cls)
         n_val = max(1, int(round(validation_fraction * len(rows))))
         n_hold = max(1, int(round(holdout_fraction * len(rows))))
@@ -73,7 +73,7 @@ def cap_class_rows(
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     kept = []
-    for cls in _sorted_classes(labels[indices]):
+    for cls in sorted_classes(labels[indices]):
         rows = indices[labels[indices] == cls]
         cap: Optional[int] = caps.get(cls)
         if cap is not None and len(rows) > cap:
@@ -82,5 +82,5 @@ def cap_class_rows(
     return np.sort(np.concatenate(kept))
 
 
-def _sorted_classes(labels: np.ndarray) -> list:
+def sorted_classes(labels: np.ndarray) -> list:
     return sorted(np.unique(labels).tolist(), key=lambda c: (str(type(c)), c))

@@ -1,18 +1,21 @@
-"""Load a labelled table (built-in, CSV or Parquet), validate it, and split it without leakage."""
+"""Load a labelled table (built-in, CSV or Parquet), validate it, and plan how its lift is proved."""
 
 from __future__ import annotations
 
 import decimal
 import json
-from dataclasses import dataclass
+import re
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Optional
+from typing import Callable, ClassVar, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from quality.data.artifacts import PROVENANCE_COLUMNS
-from quality.data.splitting import HOLDOUT_FRACTION, VALIDATION_FRACTION, cap_class_rows, stratified_split_indices
+from quality.data.plan import AUTO_FOLDS, CROSS_FIT, DEMO_HOLDOUT_FRACTION, Protocol, assign_folds, choose_protocol, holdout_rows
+from quality.data.splitting import VALIDATION_FRACTION, cap_class_rows
 
 # Fewer rows than this can be all distinct by chance (a city per row in a six-row table).
 MIN_IDENTIFIER_ROWS = 20
@@ -32,6 +35,19 @@ CELL_TYPES = (str, int, float, bool, np.integer, np.floating, np.bool_)
 # a numeric column with typos, or a code column such as ICD codes: it is read as a category, with a warning.
 MAX_STRAY_TEXT_SHARE = 0.05
 MAX_STRAY_TEXT_VALUES = 3
+# Record numbers (see ``record_number_columns``): a numeric column of distinct whole numbers whose name, read as
+# words ('PatientID', 'patient_id' and 'Patient ID' all give 'patient', 'id'), is one of these when joined...
+RECORD_NUMBER_NAMES = frozenset({
+    "id", "idx", "index", "uid", "pid", "rownames", "rowname", "row", "rowid", "rowno", "rownum", "rownumber",
+    "rowindex", "record", "recordid", "recordno", "recordnum", "recordnumber", "recno", "no", "nr", "num", "number",
+    "seq", "seqn", "seqno", "serial", "serialno", "obs", "#"})
+# ...or ends in one of these words ('patient_id', 'case_no', 'S.No', 'sample_idx', 'serial_number'), or is
+# 'Unnamed: N' (pandas' name for a blank header: the index column of a CSV written with its index). Not
+# 'index' as a last word: 'body_mass_index' and 'shock_index' are measurements.
+RECORD_NUMBER_LAST_WORDS = frozenset({"id", "idx", "no", "nr", "num", "number"})
+NAMED_RECORD_NUMBER = "record number (distinct whole numbers, named like an identifier)"
+RANGE_RECORD_NUMBER = "record number (distinct whole numbers forming a consecutive range, like a row index)"
+USER_DROPPED = "named by --drop (drop_columns)"
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,7 @@ def _wine() -> pd.DataFrame:
 
 
 BUILTIN_TABLES: dict[str, BuiltinTable] = {
-    "breast_cancer": BuiltinTable(_breast_cancer, label_column="diagnosis", scarce_train_rows=20),
+    "breast_cancer": BuiltinTable(_breast_cancer, label_column="diagnosis", scarce_train_rows=40),
     "wine": BuiltinTable(_wine, label_column="cultivar", scarce_train_rows=20),
 }
 
@@ -78,12 +94,14 @@ class TabularDataset:
     name: str
     source: str
     scarce_train_rows: Optional[int] = None
+    dropped_columns: dict[str, str] = field(default_factory=dict)
+    """Columns of the source left out of ``frame``, each with the reason (``USER_DROPPED`` or a record number's)."""
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.frame.to_parquet(directory / "frame.parquet")
         _write_meta(directory, label_column=self.label_column, name=self.name, source=self.source,
-                    scarce_train_rows=self.scarce_train_rows)
+                    scarce_train_rows=self.scarce_train_rows, dropped_columns=self.dropped_columns)
 
     @classmethod
     def load(cls, directory: Path) -> "TabularDataset":
@@ -91,37 +109,66 @@ class TabularDataset:
 
 
 @dataclass
-class TabularSplit:
-    """Train rows (the only rows any model, encoder or threshold sees), validation rows (they decide
-    publication) and holdout rows (final figures only)."""
+class TabularPlan:
+    """The rows that decide (each with its fold, see ``quality.data.plan``), the outer holdout (it only
+    reports; may be empty), and how the lift is proved on them."""
 
     modality: ClassVar[str] = "tabular"
-    artifact_key: ClassVar[str] = "tabular_split"  # names the type in stored artefacts: never change it
+    artifact_key: ClassVar[str] = "tabular_plan"  # names the type in stored artefacts: never change it
 
-    train: pd.DataFrame
-    validation: pd.DataFrame
+    rows: pd.DataFrame
+    folds: np.ndarray
     holdout: pd.DataFrame
+    protocol: Protocol
     label_column: str
     name: str
     source: str
 
+    @property
+    def n_folds(self) -> int:
+        return self.protocol.folds
+
+    def fold_training_rows(self, fold: int) -> pd.DataFrame:
+        """The rows fold ``fold``'s generator, encoder, scalers and downstream models are fitted on."""
+        return self.rows[self.folds != fold].reset_index(drop=True)
+
+    def fold_rows(self, fold: int) -> pd.DataFrame:
+        """The rows fold ``fold`` judges: they never reach its models."""
+        return self.rows[self.folds == fold].reset_index(drop=True)
+
+    @property
+    def generator_rows(self) -> pd.DataFrame:
+        """The published generator's training rows: every deciding row when cross-fitting, the split's
+        training rows otherwise (the published model is then the one the split judged)."""
+        return self.rows if self.protocol.kind == CROSS_FIT else self.fold_training_rows(0)
+
     def class_counts(self) -> dict:
-        return _class_counts(self.train[self.label_column])
+        """Real rows per class in the publication (every deciding row): the counts synthetic rows balance."""
+        return _class_counts(self.rows[self.label_column])
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        for part in ("train", "validation", "holdout"):
-            getattr(self, part).to_parquet(directory / f"{part}.parquet")
-        _write_meta(directory, label_column=self.label_column, name=self.name, source=self.source)
+        self.rows.to_parquet(directory / "rows.parquet")
+        np.save(directory / "folds.npy", np.asarray(self.folds, dtype=np.int64))
+        self.holdout.to_parquet(directory / "holdout.parquet")
+        _write_meta(directory, label_column=self.label_column, name=self.name, source=self.source,
+                    protocol=self.protocol.to_dict())
 
     @classmethod
-    def load(cls, directory: Path) -> "TabularSplit":
-        parts = {part: pd.read_parquet(directory / f"{part}.parquet") for part in ("train", "validation", "holdout")}
-        return cls(**parts, **_read_meta(directory))
+    def load(cls, directory: Path) -> "TabularPlan":
+        meta = _read_meta(directory)
+        return cls(rows=pd.read_parquet(directory / "rows.parquet"), folds=np.load(directory / "folds.npy"),
+                   holdout=pd.read_parquet(directory / "holdout.parquet"),
+                   protocol=Protocol(**meta.pop("protocol")), **meta)
 
 
-def load_table(source: str, label_column: Optional[str] = None, name: Optional[str] = None) -> TabularDataset:
+def load_table(source: str, label_column: Optional[str] = None, name: Optional[str] = None,
+               drop_columns: Sequence[str] = (), keep_columns: Sequence[str] = ()) -> TabularDataset:
     """Read a built-in table by name or a CSV/Parquet file by path, and validate it.
+
+    ``drop_columns`` are left out before validation (so a text identifier the validation would refuse can be
+    dropped); then the record numbers ``record_number_columns`` finds are left out too, except those named in
+    ``keep_columns``. Every column left out is recorded in ``TabularDataset.dropped_columns`` with its reason.
 
     Raises ``ValueError`` (or ``FileNotFoundError``) with a message that names the file, column or
     class at fault and says what to do.
@@ -139,12 +186,39 @@ def load_table(source: str, label_column: Optional[str] = None, name: Optional[s
                 f"{source}: name the label column (--label COL); columns are {list(frame.columns)}"
             )
         label, scarce, dataset_name = label_column, None, name or Path(source).stem
+    dropped = dict.fromkeys(_columns_to_drop(frame, label, source, drop_columns, keep_columns), USER_DROPPED)
+    frame = frame.drop(columns=list(dropped))
     validate_table(frame, label, where=source)
+    record_numbers = record_number_columns(frame, label, where=source, keep=keep_columns)
+    if record_numbers and frame.shape[1] - len(record_numbers) < 2:
+        raise ValueError(f"{source}: the table has no feature columns besides {label!r} once the record numbers "
+                         f"{list(record_numbers)} are dropped; keep a real feature with --keep COL (keep_columns)")
+    frame = frame.drop(columns=list(record_numbers))
+    dropped.update(record_numbers)
     if isinstance(frame[label].dtype, pd.CategoricalDtype):  # a class with no rows is not a class to balance
-        frame = frame.copy()
         frame[label] = frame[label].cat.remove_unused_categories()
     return TabularDataset(frame=frame, label_column=label, name=dataset_name, source=source,
-                          scarce_train_rows=scarce)
+                          scarce_train_rows=scarce, dropped_columns=dropped)
+
+
+def _columns_to_drop(frame: pd.DataFrame, label: str, where: str, drop: Sequence[str],
+                     keep: Sequence[str]) -> list[str]:
+    """The columns ``drop`` names, once each; refuses a name the table lacks, the label, and a column also kept."""
+    columns = list(frame.columns)
+    for option, names in (("--drop (drop_columns)", drop), ("--keep (keep_columns)", keep)):
+        unknown = [name for name in dict.fromkeys(names) if name not in columns]
+        if unknown:
+            raise ValueError(f"{where}: {option} names {', '.join(map(repr, unknown))}, "
+                             f"{'not a column' if len(unknown) == 1 else 'not columns'} of the table; "
+                             f"columns are {columns}")
+    if label in drop:
+        raise ValueError(f"{where}: --drop (drop_columns) names the label column {label!r}; the label cannot be "
+                         "dropped: remove it from the columns to drop, or choose another label")
+    both = [name for name in dict.fromkeys(drop) if name in keep]
+    if both:
+        raise ValueError(f"{where}: {_columns(both)} named by both --drop and --keep (drop_columns and "
+                         "keep_columns); name each in one of them only")
+    return list(dict.fromkeys(drop))
 
 
 def read_table_file(path: Path) -> pd.DataFrame:
@@ -265,7 +339,8 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
             f"{where}: {_columns(identifiers)} text with a different value in (nearly) every filled row, like a record "
             "identifier; "
             f"generated rows could only copy real rows' values there: drop {_them(identifiers)} before augmenting "
-            "(or, for numbers or dates stored as text, convert them to numbers)"
+            f"(--drop {shlex.quote(str(identifiers[0]))}, or drop_columns in a catalog; or, for numbers or dates "
+            "stored as text, convert them to numbers)"
         )
 
 
@@ -363,9 +438,16 @@ def _missing_markers(values: pd.Series) -> list[str]:
     return found
 
 
-def input_warnings(frame: pd.DataFrame, label_column: str) -> list[str]:
-    """What a valid table may hold by mistake: text columns of numbers with a few other text cells."""
-    warnings = []
+def input_warnings(frame: pd.DataFrame, label_column: str,
+                   dropped_columns: Optional[dict[str, str]] = None) -> list[str]:
+    """What a valid table may hold by mistake: record numbers, which were dropped (``dropped_columns``, as
+    ``TabularDataset`` records them; those the user dropped need no warning), and text columns of numbers with a
+    few other text cells."""
+    warnings = [
+        f"column {column!r} was dropped as a {reason}, not a feature: generated rows could only make up such "
+        f"numbers, and classifiers could learn the file's row order from them; if it is a real feature, keep it "
+        f"with --keep {shlex.quote(str(column))} (keep_columns in a catalog)"
+        for column, reason in (dropped_columns or {}).items() if reason != USER_DROPPED]
     for column in frame.columns:
         cells = _text_among_numbers(frame[column]) if column != label_column else None
         if cells is None:
@@ -392,45 +474,117 @@ def _looks_like_identifier(values: pd.Series) -> bool:
     return present.nunique() >= IDENTIFIER_DISTINCT_SHARE * len(present)
 
 
-def split_table(
+def record_number_columns(frame: pd.DataFrame, label_column: str, where: str,
+                          keep: Sequence[str] = ()) -> dict[str, str]:
+    """The columns of a validated table that are record numbers (an index, a row or patient number), each with
+    its reason; the label and the columns in ``keep`` are never among them. A record number is not a feature:
+    generated rows could only make one up, and a classifier could learn the file's order from it.
+
+    A numeric (not boolean) column whose filled cells are distinct whole numbers is
+
+    * dropped, ``NAMED_RECORD_NUMBER``, when its name is that of an identifier (``RECORD_NUMBER_NAMES``,
+      ``RECORD_NUMBER_LAST_WORDS``, 'Unnamed: N'), however few its rows (two filled cells) and even with blanks;
+    * dropped, ``RANGE_RECORD_NUMBER``, when, fully filled over at least ``MIN_IDENTIFIER_ROWS`` rows, its values
+      are a consecutive range (0..n-1, 1..n or any k..k+n-1, in any order);
+    * refused, naming the fix (--drop or --keep), when, fully filled over at least ``MIN_IDENTIFIER_ROWS`` rows,
+      it rises down the file with gaps: the record numbers of a subset of rows, or a real feature the file is
+      sorted by, and only the user knows which.
+
+    Other columns of distinct whole numbers (an income in a 30-row table, in any order) are features; so is
+    every column of fewer rows unless its name says otherwise: a few distinct values prove nothing.
+    """
+    found, rising = {}, []
+    for column in frame.columns:
+        if column == label_column or column in keep:
+            continue
+        whole = _distinct_whole_numbers(frame[column])
+        if whole is None:
+            continue
+        if _named_like_record_number(column):
+            found[column] = NAMED_RECORD_NUMBER
+        elif len(whole) < max(len(frame), MIN_IDENTIFIER_ROWS):  # too few rows, or blanks: not the shape of one
+            continue
+        elif int(whole.max()) - int(whole.min()) == len(whole) - 1:
+            found[column] = RANGE_RECORD_NUMBER
+        elif whole.is_monotonic_increasing:
+            rising.append(column)
+    if rising:
+        first = shlex.quote(str(rising[0]))
+        raise ValueError(
+            f"{where}: {_columns(rising)} made of distinct whole numbers rising down the file with gaps: record "
+            "numbers (of a subset of rows, say), which are not features, or a real feature the file is sorted by; "
+            f"say which: --drop {first} to drop it or --keep {first} to keep it (drop_columns / keep_columns in a "
+            "catalog)"
+        )
+    return found
+
+
+def _distinct_whole_numbers(values: pd.Series) -> Optional[pd.Series]:
+    """The filled cells of a numeric column, in file order, when there are at least two, all distinct and all whole
+    numbers; None otherwise."""
+    if (not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+            or pd.api.types.is_complex_dtype(values)):
+        return None
+    present = values.dropna()
+    if len(present) < 2 or not (pd.api.types.is_integer_dtype(present) or (present % 1 == 0).all()):
+        return None
+    return present if present.is_unique else None
+
+
+def _named_like_record_number(column) -> bool:
+    """'id', 'rownames', 'patient_id', 'PatientID', 'Case No.', 'Unnamed: 0' and the like (see ``RECORD_NUMBER_NAMES``)."""
+    words = [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(column))]
+    joined = "".join(words) or str(column).strip()
+    return (joined in RECORD_NUMBER_NAMES or (bool(words) and words[-1] in RECORD_NUMBER_LAST_WORDS)
+            or "id" in words or bool(re.fullmatch(r"unnamed\d+", joined)))
+
+
+def plan_table(
     dataset: TabularDataset,
     seed: int = 0,
+    folds: int = AUTO_FOLDS,
+    holdout_fraction: Optional[float] = None,
     validation_fraction: float = VALIDATION_FRACTION,
-    holdout_fraction: float = HOLDOUT_FRACTION,
-    scarce_train_rows: Optional[int] = None,
-) -> TabularSplit:
-    """Stratified train/validation/holdout split; optionally cut non-majority classes in *train* only.
+    scarce_rows: Optional[int] = None,
+) -> TabularPlan:
+    """The evaluation plan of a table: an optional stratified outer holdout, then the protocol (``folds``: 0 by
+    the rule in ``quality.data.plan``, 1 a validation split, K folds) over the remaining, deciding rows.
 
-    ``scarce_train_rows``: None uses the source's default (built-in demos are made scarce), 0 keeps
-    every training row, N > 0 keeps N training rows of each class but the majority.
+    ``holdout_fraction``: None holds ``DEMO_HOLDOUT_FRACTION`` out of a built-in demo and nothing out of a
+    user's table. ``scarce_rows``: None uses the source's default (built-in demos are made scarce), 0 keeps
+    every row, N > 0 keeps N deciding rows of each class but the majority (the outer holdout keeps its share).
     """
     frame = dataset.frame.reset_index(drop=True)
     labels = frame[dataset.label_column].to_numpy()
-    indices = stratified_split_indices(
-        labels, seed, validation_fraction, holdout_fraction, where=dataset.source
-    )
-    cap = dataset.scarce_train_rows if scarce_train_rows is None else scarce_train_rows
-    train_rows = indices.train
+    if holdout_fraction is None:
+        holdout_fraction = DEMO_HOLDOUT_FRACTION if dataset.source in BUILTIN_TABLES else 0.0
+    held = holdout_rows(labels, holdout_fraction, seed, where=dataset.source)
+    deciding = np.setdiff1d(np.arange(len(frame)), held)
+    cap = dataset.scarce_train_rows if scarce_rows is None else scarce_rows
     if cap:
-        counts = _class_counts(pd.Series(labels[train_rows]))
+        counts = _class_counts(pd.Series(labels[deciding]))
         majority = max(counts, key=counts.get)
-        train_rows = cap_class_rows(train_rows, labels, {c: cap for c in counts if c != majority}, seed)
-    train = frame.iloc[train_rows].reset_index(drop=True)
-    empty_in_train = [c for c in train.columns if train[c].isna().all()]
-    if empty_in_train:
-        raise ValueError(
-            f"{dataset.source}: {_columns(empty_in_train)} empty in the training split ({len(train)} rows): the few "
-            "values fell into the validation or holdout rows, or into rows the scarcity cap left out; drop "
-            f"{_them(empty_in_train)}, add rows with values, or try another seed"
-        )
-    return TabularSplit(
-        train=train,
-        validation=frame.iloc[indices.validation].reset_index(drop=True),
-        holdout=frame.iloc[indices.holdout].reset_index(drop=True),
-        label_column=dataset.label_column,
-        name=dataset.name,
-        source=dataset.source,
-    )
+        deciding = cap_class_rows(deciding, labels, {c: cap for c in counts if c != majority}, seed)
+    rows = frame.iloc[deciding].reset_index(drop=True)
+    protocol = choose_protocol(rows[dataset.label_column], folds, validation_fraction, where=dataset.source)
+    fold_numbers = assign_folds(rows[dataset.label_column].to_numpy(), protocol, seed, validation_fraction)
+    plan = TabularPlan(rows=rows, folds=fold_numbers, holdout=frame.iloc[held].reset_index(drop=True),
+                       protocol=protocol, label_column=dataset.label_column, name=dataset.name,
+                       source=dataset.source)
+    _refuse_columns_empty_in_training(plan, dataset.source)
+    return plan
+
+
+def _refuse_columns_empty_in_training(plan: TabularPlan, source: str) -> None:
+    for fold in range(plan.n_folds):
+        train = plan.fold_training_rows(fold)
+        empty = [c for c in train.columns if train[c].isna().all()]
+        if empty:
+            raise ValueError(
+                f"{source}: {_columns(empty)} empty in the training rows of fold {fold} ({len(train)} rows): the "
+                "few values fell into the rows that judge it, the holdout, or rows the scarcity cap left out; "
+                f"drop {_them(empty)}, add rows with values, or try another seed"
+            )
 
 
 def _class_counts(labels: pd.Series) -> dict:

@@ -1,4 +1,5 @@
-"""The tabular downstream-lift protocol: real-only vs real+synthetic vs SMOTE and random oversampling.
+"""The tabular downstream-lift protocol: real-only vs real+synthetic vs the classic baselines (class
+weights, SMOTE and random oversampling), on one split or cross-fitted over folds.
 
 Every run fits one imbalanced-learn pipeline on that run's training rows only::
 
@@ -8,7 +9,7 @@ Every run fits one imbalanced-learn pipeline on that run's training rows only::
       -> classifier
 
 so nothing (imputer, resampler, scaler, encoder) ever sees the evaluation rows, and every method
-differs from the others only in its training rows or its resampler.
+differs from the others only in its training rows, its resampler or its class weights.
 
 The tree ensemble is a random forest: on a few hundred rows it needs no tuning and no early
 stopping (HistGradientBoosting's defaults are made for larger tables and its early stopping
@@ -18,7 +19,7 @@ matter, so repeated seeds measure training variance as well.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Hashable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,26 +37,30 @@ REAL_ONLY = "real_only"
 REAL_PLUS_SYNTHETIC = "real+synthetic"
 REAL_PLUS_SMOTE = "real+smote"
 REAL_PLUS_RANDOM_OVERSAMPLING = "real+random_oversampling"
-CLASSIC_BASELINES = (REAL_PLUS_SMOTE, REAL_PLUS_RANDOM_OVERSAMPLING)
+REAL_CLASS_WEIGHTS = "real+class_weights"  # real rows only, each class weighted by its inverse frequency
+CLASSIC_BASELINES = (REAL_CLASS_WEIGHTS, REAL_PLUS_SMOTE, REAL_PLUS_RANDOM_OVERSAMPLING)
 FOREST_TREES = 150
+# Two processes fit the folds' classifiers side by side: the lift step is the longest one on small tables.
+DEFAULT_LIFT_JOBS = 2
 
 
-def _logistic_regression(seed: int) -> ClassifierMixin:
+def _logistic_regression(seed: int, class_weight: Optional[str] = None) -> ClassifierMixin:
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(max_iter=2000, random_state=seed)
+    return LogisticRegression(max_iter=2000, random_state=seed, class_weight=class_weight)
 
 
-def _random_forest(seed: int) -> ClassifierMixin:
+def _random_forest(seed: int, class_weight: Optional[str] = None) -> ClassifierMixin:
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=1, random_state=seed)
+    return RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=1, random_state=seed, class_weight=class_weight)
 
 
-CLASSIFIERS: dict[str, Callable[[int], ClassifierMixin]] = {
+CLASSIFIERS: dict[str, Callable[..., ClassifierMixin]] = {
     "logistic_regression": _logistic_regression,
     "random_forest": _random_forest,
 }
+CLASSIFIER_NAMES = tuple(CLASSIFIERS)
 
 
 def minority_class(train: pd.DataFrame, label_column: str) -> Hashable:
@@ -75,11 +80,13 @@ def downstream_pipeline(
     classifier: str,
     seed: int,
     resampler: Optional[str] = None,
+    class_weight: Optional[str] = None,
 ) -> "Pipeline":
     """An unfitted imblearn ``Pipeline`` for one run: impute -> resample -> encode -> classifier.
 
     ``resampler`` is None, ``"smote"`` (SMOTENC when there are categorical columns) or
-    ``"random_oversampling"``; both balance every class to the majority.
+    ``"random_oversampling"``; both balance every class to the majority. ``class_weight="balanced"`` weights
+    each class by its inverse frequency instead.
     """
     from imblearn.pipeline import Pipeline
     from sklearn.compose import ColumnTransformer, make_column_selector
@@ -107,7 +114,7 @@ def downstream_pipeline(
             ("impute", impute),
             ("resample", _resampler(resampler, train[label_column], numeric, categorical, seed)),
             ("encode", encode),
-            ("classifier", CLASSIFIERS[classifier](seed)),
+            ("classifier", CLASSIFIERS[classifier](seed, class_weight)),
         ]
     )
 
@@ -118,45 +125,116 @@ def tabular_lift_report(
     evaluation: pd.DataFrame,
     label_column: str,
     seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
-    classifiers: Sequence[str] = ("logistic_regression", "random_forest"),
+    classifiers: Sequence[str] = CLASSIFIER_NAMES,
     evaluated_on: str = "validation",
     n_boot: int = BOOTSTRAP_RESAMPLES,
     include_baselines: bool = True,
 ) -> LiftReport:
     """Train every classifier with every seed on each method's rows, score on ``evaluation``, and
-    report paired lifts over ``real_only`` (and over both classic baselines when they are included)."""
-    _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)
-    columns = list(train.columns)
-    classes = sorted_labels(train[label_column].dropna().unique().tolist())
-    for name, frame in (("synthetic", synthetic), ("evaluation", evaluation)):
-        unknown = sorted({str(label) for label in frame[label_column].tolist() if label not in classes})
-        if unknown:
-            raise ValueError(f"{name} label(s) {unknown} in {label_column!r} never occur in train {classes}")
-    training_rows = {
-        REAL_ONLY: (train, None),
-        REAL_PLUS_SYNTHETIC: (pd.concat([train, synthetic[columns]], ignore_index=True), None),
-    }
-    if include_baselines:
-        training_rows[REAL_PLUS_SMOTE] = (train, "smote")
-        training_rows[REAL_PLUS_RANDOM_OVERSAMPLING] = (train, "random_oversampling")
+    report paired lifts over ``real_only`` (and over every classic baseline when they are included)."""
+    classes = _classes(train, label_column, synthetic=synthetic, evaluation=evaluation)
+    runs = fold_runs(train, synthetic, evaluation, label_column, seeds, classifiers, classes, include_baselines)
+    return _report(evaluation[label_column].to_numpy(), runs, classes, minority_class(train, label_column),
+                   include_baselines, evaluated_on, n_boot)
 
+
+def cross_fitted_lift_report(
+    rows: pd.DataFrame,
+    folds: np.ndarray,
+    fold_synthetic: Mapping[int, pd.DataFrame],
+    label_column: str,
+    seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
+    classifiers: Sequence[str] = CLASSIFIER_NAMES,
+    evaluated_on: str = "cross_fit",
+    n_boot: int = BOOTSTRAP_RESAMPLES,
+    n_jobs: int = 1,
+) -> LiftReport:
+    """The lift judged on every row of every fold in ``fold_synthetic``: fold k's downstream models are fitted
+    on the rows of the other folds (``folds != k``) plus fold k's synthetic rows, and predict fold k's rows.
+    Each run's predictions over all judged rows are then scored together, and the paired bootstrap resamples
+    those rows and the seeds, as for one split."""
+    from joblib import Parallel, delayed
+
+    classes = _classes(rows, label_column)
+    judged = sorted(fold_synthetic)
+    tasks = [(fold, seed) for fold in judged for seed in seeds]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(fold_runs)(rows[folds != fold], fold_synthetic[fold], rows[folds == fold], label_column, (seed,),
+                           classifiers, classes)
+        for fold, seed in tasks)
+    by_fold: dict[int, list[RunPrediction]] = {fold: [] for fold in judged}
+    for (fold, _), runs in zip(tasks, results):
+        by_fold[fold].extend(runs)
+    y_true = np.concatenate([rows[label_column].to_numpy()[folds == fold] for fold in judged])
+    return _report(y_true, _joined_over_folds(by_fold), classes, minority_class(rows, label_column), True,
+                   evaluated_on, n_boot)
+
+
+def fold_runs(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    evaluation: pd.DataFrame,
+    label_column: str,
+    seeds: Sequence[int],
+    classifiers: Sequence[str],
+    classes: list,
+    include_baselines: bool = True,
+) -> list[RunPrediction]:
+    """One prediction of ``evaluation`` per method, classifier and seed, every model fitted on ``train`` (and,
+    for real+synthetic, ``synthetic``) only."""
+    _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)
+    methods = {REAL_ONLY: (train, None, None),
+               REAL_PLUS_SYNTHETIC: (pd.concat([train, synthetic[list(train.columns)]], ignore_index=True), None, None)}
+    if include_baselines:
+        methods[REAL_CLASS_WEIGHTS] = (train, None, "balanced")
+        methods[REAL_PLUS_SMOTE] = (train, "smote", None)
+        methods[REAL_PLUS_RANDOM_OVERSAMPLING] = (train, "random_oversampling", None)
     features = model_frame(evaluation, train, label_column)
-    model_frames = {method: model_frame(rows, train, label_column) for method, (rows, _) in training_rows.items()}
     runs = []
     for seed in seeds:
         for classifier in classifiers:
-            for method, (rows, resampler) in training_rows.items():
-                pipeline = downstream_pipeline(train, label_column, classifier, seed, resampler)
-                pipeline.fit(model_frames[method], rows[label_column].to_numpy())
+            for method, (rows, resampler, class_weight) in methods.items():
+                pipeline = downstream_pipeline(train, label_column, classifier, seed, resampler, class_weight)
+                pipeline.fit(model_frame(rows, train, label_column), rows[label_column].to_numpy())
                 proba = aligned_proba(pipeline, features, classes)
                 # the arg-max of the probabilities is what predict() returns for both classifiers
                 predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
                 runs.append(RunPrediction(method, classifier, int(seed), y_pred=predicted, y_proba=proba))
+    return runs
+
+
+def _joined_over_folds(by_fold: Mapping[int, list[RunPrediction]]) -> list[RunPrediction]:
+    """Each run's predictions on every fold, in fold order (the order of the judged rows' labels)."""
+    folds = list(by_fold)
+    keyed = [{(run.method, run.classifier, run.seed): run for run in by_fold[fold]} for fold in folds]
+    joined = []
+    for key in keyed[0]:
+        parts = [runs[key] for runs in keyed]
+        joined.append(RunPrediction(*key, y_pred=np.concatenate([part.y_pred for part in parts]),
+                                    y_proba=np.concatenate([part.y_proba for part in parts])))
+    return joined
+
+
+def _classes(train: pd.DataFrame, label_column: str, **others: pd.DataFrame) -> list:
+    if label_column not in train:
+        raise ValueError(f"label_column {label_column!r} is not a column of train; columns: {list(train.columns)}")
+    classes = sorted_labels(train[label_column].dropna().unique().tolist())
+    for name, frame in others.items():
+        if label_column not in frame:
+            continue
+        unknown = sorted({str(label) for label in frame[label_column].tolist() if label not in classes})
+        if unknown:
+            raise ValueError(f"{name} label(s) {unknown} in {label_column!r} never occur in train {classes}")
+    return classes
+
+
+def _report(y_true: np.ndarray, runs: list[RunPrediction], classes: list, minority: Hashable,
+            include_baselines: bool, evaluated_on: str, n_boot: int) -> LiftReport:
     return build_lift_report(
-        y_true=evaluation[label_column].to_numpy(),
+        y_true=y_true,
         runs=runs,
         classes=classes,
-        minority_class=minority_class(train, label_column),
+        minority_class=minority,
         references=[REAL_ONLY, *CLASSIC_BASELINES] if include_baselines else [REAL_ONLY],
         evaluated_on=evaluated_on,
         n_boot=n_boot,
@@ -165,7 +243,7 @@ def tabular_lift_report(
 
 def hardest_classic_baseline(report: LiftReport, metric: str = "balanced_accuracy") -> str:
     """The classic baseline over which real+synthetic's lift has the lowest lower confidence bound in
-    ``report``: a gate that clears it clears the other too."""
+    ``report``: a gate that clears it clears the others too."""
     return min(CLASSIC_BASELINES, key=lambda baseline: report.lift(REAL_PLUS_SYNTHETIC, baseline, metric).ci_low)
 
 

@@ -26,11 +26,12 @@ def render_data_card(card: dict[str, Any]) -> str:
         f"- **Source**: `{card.get('source')}` ({card.get('modality')})",
         f"- **Created**: {card.get('created_at')}",
         f"- **Model version**: `{card.get('model_version')}`",
+        *[f"- {line}" for line in protocol_lines(card)],
         "",
         "## Why",
         *[f"- {reason}" for reason in card.get("reasons", [])],
         "",
-        "## Class counts (training split)",
+        "## Class counts (real rows published, and after augmentation)",
         markdown_table(
             ["class", "real", "after augmentation"],
             [[c, n, card.get("class_counts_after", {}).get(c, "")]
@@ -42,10 +43,25 @@ def render_data_card(card: dict[str, Any]) -> str:
     ]
     for title, report in card.get("lift", {}).items():
         if report:
-            lines += ["", f"## Downstream lift ({title}: evaluated on the {report['evaluated_on']} split)",
+            lines += ["", f"## Downstream lift ({title}: evaluated on the {report['evaluated_on']})",
                       lift_table(report)]
+    if card.get("lift_notes"):
+        lines += ["", card["lift_notes"]]
     lines += ["", "## Configuration", "```json", json.dumps(card.get("config", {}), indent=2, default=str), "```"]
     return "\n".join(lines) + "\n"
+
+
+def protocol_lines(record: dict[str, Any]) -> list[str]:
+    """How the lift of a card (or the command's summary) was proved, and the smallest lift its rows could show."""
+    protocol, gate = record.get("protocol"), record.get("gate") or {}
+    lines = []
+    if protocol:
+        lines.append(f"protocol: {protocol['kind']}, {protocol['folds']} fold(s), {protocol['deciding_rows']} rows "
+                     f"decided, {protocol['holdout_rows']} held out ({protocol['reason']})")
+    if "minimum_detectable_lift" in gate:
+        lines.append(f"power: these rows can tell a {gate['metric']} lift of about "
+                     f"{gate['minimum_detectable_lift']:.3f} or more from noise (half the interval's width)")
+    return lines
 
 
 def checks_table(checks: list[dict[str, Any]]) -> str:

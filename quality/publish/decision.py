@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 
 from quality.checks.result import CheckResult
 from quality.lift.report import LiftReport
+from quality.data.plan import is_deciding, minimum_detectable_lift
 from quality.lift.statistics import MIN_LIFT_SEEDS
 
 
@@ -36,8 +37,8 @@ def decide(
     """Publish only if every expected blocking check ran and passed and the lower confidence bound of
     ``method``'s lift over ``reference`` on ``metric`` exceeds ``min_lift``.
 
-    The lift report given here must come from the *validation* split: the holdout split is reserved
-    for the final reported figures and never decides.
+    The lift report given here must come from the deciding rows (a validation split or the cross-fitted
+    folds): the outer holdout is reserved for the final reported figures and never decides.
     """
     reasons: list[str] = []
     ran = {check.name for check in checks}
@@ -52,14 +53,18 @@ def decide(
     if lift_report is None:
         reasons.append("no lift was measured")
     else:
-        if lift_report.evaluated_on != "validation":
-            raise ValueError("the publish decision is taken on the validation split only, not on the "
-                             f"{lift_report.evaluated_on!r} split (the holdout split never decides)")
+        if not is_deciding(lift_report.evaluated_on):
+            raise ValueError("the publish decision is taken on the deciding rows (the validation split or the "
+                             f"cross-fitted folds) only, not on the {lift_report.evaluated_on!r} split (the holdout "
+                             "split never decides)")
         estimate = lift_report.lift(method, reference, metric)
-        gate.update(estimate.to_dict(), evaluated_on=lift_report.evaluated_on, confidence=lift_report.confidence)
+        detectable = minimum_detectable_lift(estimate.ci_low, estimate.ci_high)
+        gate.update(estimate.to_dict(), evaluated_on=lift_report.evaluated_on, confidence=lift_report.confidence,
+                    n_eval_rows=lift_report.n_eval_rows, minimum_detectable_lift=detectable)
         summary = (
-            f"{metric} lift of {method} over {reference} on the {lift_report.evaluated_on} split is "
-            f"{estimate.mean:+.4f} ({lift_report.confidence:.0%} CI {estimate.ci_low:+.4f} to {estimate.ci_high:+.4f})"
+            f"{metric} lift of {method} over {reference} on the {lift_report.evaluated_on} "
+            f"({lift_report.n_eval_rows} real rows) is {estimate.mean:+.4f} ({lift_report.confidence:.0%} CI "
+            f"{estimate.ci_low:+.4f} to {estimate.ci_high:+.4f})"
         )
         if len(lift_report.seeds) < MIN_LIFT_SEEDS:
             reasons.append(f"the lift was measured over {len(lift_report.seeds)} downstream seed(s); publishing "
@@ -68,7 +73,8 @@ def decide(
             if not reasons:
                 reasons.append(f"every blocking check passed; {summary}, lower bound above min_lift={min_lift}")
         else:
-            reasons.append(f"{summary}: the lower bound does not exceed min_lift={min_lift}")
+            reasons.append(f"{summary}: the lower bound does not exceed min_lift={min_lift}; these rows can only "
+                           f"tell a lift of about {detectable:.3f} or more from noise")
 
     published = not any(r for r in reasons if not r.startswith("every blocking check passed"))
     return Decision(published=published, reasons=reasons, gate=gate)
