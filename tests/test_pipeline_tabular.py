@@ -65,7 +65,7 @@ def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients
 
 @pytest.mark.slow
 def test_a_rejected_run_leaves_the_last_publication_untouched(tmp_path, capsys, patients_csv, any_min_lift):
-    out = ["--out", str(tmp_path), "--label", "outcome", *FAST]
+    out = ["--out", str(tmp_path), "--label", "outcome", *FAST, "--folds", "1"]  # one GAN: the protocol is not the point
     code, first, _ = run_cli(capsys, str(patients_csv), *out, "--min-lift", "-1")
     assert code == 0
     before = latest_publication(tmp_path / "published", "patients")
@@ -211,7 +211,8 @@ def test_a_failed_fidelity_check_is_reported_and_stops_nothing(tmp_path, patient
     from pipelines.cli import build_parser, run_config_from_args
     from pipelines.runner import run_augmentation
 
-    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", *FAST, "--min-lift", "-1"])
+    args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", *FAST, "--min-lift", "-1",
+                                      "--folds", "1"])
     config = run_config_from_args(args)
     config["resources"] = {"thresholds": {"config": {"max_table_c2st_auc": 0.5}}}  # only indistinguishable rows pass
     outcome = run_augmentation(config, tmp_path, "patients")

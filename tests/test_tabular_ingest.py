@@ -27,7 +27,7 @@ def _write(tmp_path, frame, name="bad.csv"):
 
 def test_builtin_breast_cancer_is_made_scarce_in_its_deciding_rows_only():
     plan = plan_table(load_table("breast_cancer"), seed=0)
-    assert plan.class_counts()["malignant"] == 40
+    assert plan.class_counts()["malignant"] == 20
     assert plan.holdout["diagnosis"].value_counts()["malignant"] == 42  # the outer holdout keeps real proportions
     assert plan.protocol.kind == "cross_fit" and plan.n_folds == 5
 

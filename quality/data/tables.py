@@ -55,7 +55,7 @@ class BuiltinTable:
     load: Callable[[], pd.DataFrame]
     label_column: str
     scarce_train_rows: int
-    """Every class but the majority is cut to this many training rows: the 'scarce data' demo setting."""
+    """Every class but the majority is cut to this many deciding rows: the 'scarce data' demo setting."""
 
 
 def _breast_cancer() -> pd.DataFrame:
@@ -77,7 +77,7 @@ def _wine() -> pd.DataFrame:
 
 
 BUILTIN_TABLES: dict[str, BuiltinTable] = {
-    "breast_cancer": BuiltinTable(_breast_cancer, label_column="diagnosis", scarce_train_rows=40),
+    "breast_cancer": BuiltinTable(_breast_cancer, label_column="diagnosis", scarce_train_rows=20),
     "wine": BuiltinTable(_wine, label_column="cultivar", scarce_train_rows=20),
 }
 

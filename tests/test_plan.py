@@ -1,0 +1,71 @@
+"""The evaluation plan: which protocol proves the lift, which rows each fold judges, and the outer holdout."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quality.data.plan import (
+    CROSS_FIT, MIN_VALIDATION_ROWS_PER_CLASS, SPLIT, TRAINING_ONLY, assign_folds, choose_protocol, holdout_rows,
+    is_deciding, judged_on,
+)
+from quality.data.tables import TabularDataset, plan_table
+
+
+def labels(**counts) -> np.ndarray:
+    return np.array([name for name, n in counts.items() for _ in range(n)])
+
+
+def test_a_split_is_chosen_only_when_its_validation_rows_hold_enough_of_every_class():
+    enough = MIN_VALIDATION_ROWS_PER_CLASS * 5
+    assert choose_protocol(labels(a=enough, b=enough * 3)).kind == SPLIT
+    scarce = choose_protocol(labels(a=enough - 5, b=enough * 3))
+    assert scarce.kind == CROSS_FIT and scarce.folds == 5 and "fewer than 50" in scarce.reason
+
+
+def test_the_protocol_asked_for_is_kept_and_a_class_too_small_for_it_is_named():
+    assert choose_protocol(labels(a=20, b=200), folds=1).kind == SPLIT
+    assert choose_protocol(labels(a=20, b=200), folds=3).folds == 3
+    with pytest.raises(ValueError, match="class 'a' in t.csv has 4 deciding row"):
+        choose_protocol(labels(a=4, b=200), where="t.csv")
+
+
+def test_every_fold_holds_each_class_and_every_row_is_judged_once():
+    y = labels(a=23, b=180)
+    protocol = choose_protocol(y)
+    folds = assign_folds(y, protocol, seed=0)
+    assert set(folds) == set(range(5))
+    for fold in range(5):
+        in_fold = y[folds == fold]
+        assert 4 <= (in_fold == "a").sum() <= 5 and 35 <= (in_fold == "b").sum() <= 37
+    assert np.array_equal(folds, assign_folds(y, protocol, seed=0))
+
+
+def test_a_split_judges_its_validation_rows_and_trains_on_the_rest():
+    y = labels(a=300, b=600)
+    folds = assign_folds(y, choose_protocol(y), seed=1, validation_fraction=0.2)
+    assert set(folds) == {0, TRAINING_ONLY}
+    assert (y[folds == 0] == "a").sum() == 60 and (y[folds == 0] == "b").sum() == 120
+
+
+def test_the_outer_holdout_is_stratified_optional_and_refused_when_it_leaves_too_little():
+    y = labels(a=20, b=80)
+    held = holdout_rows(y, 0.2, seed=0)
+    assert (y[held] == "a").sum() == 4 and (y[held] == "b").sum() == 16
+    assert len(holdout_rows(y, 0.0, seed=0)) == 0
+    with pytest.raises(ValueError, match="class 'a' .* too few to hold"):
+        holdout_rows(labels(a=3, b=80), 0.3, seed=0)
+
+
+def test_a_tables_plan_keeps_a_fold_out_of_its_own_training_rows():
+    frame = pd.DataFrame({"x": np.arange(120.0), "y": labels(a=20, b=100)})
+    plan = plan_table(TabularDataset(frame=frame, label_column="y", name="t", source="t.csv"), seed=0)
+    assert plan.protocol.kind == CROSS_FIT and len(plan.holdout) == 0 and len(plan.rows) == 120
+    for fold in range(plan.n_folds):
+        judged, training = set(plan.fold_rows(fold)["x"]), set(plan.fold_training_rows(fold)["x"])
+        assert judged and not judged & training and judged | training == set(frame["x"])
+    assert plan.generator_rows is plan.rows  # the published generator sees every deciding row
+
+
+def test_only_the_deciding_rows_may_decide():
+    assert is_deciding(judged_on(choose_protocol(labels(a=20, b=200)))) and is_deciding("validation")
+    assert not is_deciding("holdout") and not is_deciding("train")
