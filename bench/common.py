@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import argparse
 import os
 import platform
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 
 FILE_HEADER = "# Benchmarks\n\nMeasured figures of synthlift; each section states how it was produced.\n"
 
@@ -129,3 +131,35 @@ def _read_lines(path: str) -> list[str]:
         return Path(path).read_text().splitlines()
     except OSError:
         return []
+
+
+@dataclass
+class TableSplit:
+    """The fixed train / validation / holdout split the GAN benchmarks compare generators on (the product itself
+    plans its own evaluation: quality/data/plan.py)."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    holdout: pd.DataFrame
+    label_column: str
+    name: str
+
+    def class_counts(self) -> dict:
+        return self.train[self.label_column].value_counts().sort_index().to_dict()
+
+
+def table_split(dataset, seed: int = 0) -> TableSplit:
+    """Stratified 60/20/20, then every class but the majority cut to the source's scarce row count in train only."""
+    from quality.data.splitting import cap_class_rows, stratified_split_indices
+
+    frame = dataset.frame.reset_index(drop=True)
+    labels = frame[dataset.label_column].to_numpy()
+    indices = stratified_split_indices(labels, seed, where=dataset.source)
+    train_rows = indices.train
+    if dataset.scarce_train_rows:
+        counts = frame.iloc[train_rows][dataset.label_column].value_counts()
+        caps = {cls: dataset.scarce_train_rows for cls in counts.index if cls != counts.idxmax()}
+        train_rows = cap_class_rows(train_rows, labels, caps, seed)
+    part = lambda rows: frame.iloc[rows].reset_index(drop=True)  # noqa: E731
+    return TableSplit(part(train_rows), part(indices.validation), part(indices.holdout), dataset.label_column,
+                      dataset.name)

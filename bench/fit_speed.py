@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 from bench import common
+from bench.common import table_split
 from gan_models.tabular import TabularGAN, TabularGANConfig
-from quality.data.tables import load_table, split_table
+from quality.data.tables import load_table
 
 
 def timed_fit(fit) -> dict[str, float]:
@@ -39,7 +40,7 @@ def ctgan_fit(split, epochs: int):
 
 
 def measure(dataset: str, epochs: int, repeats: int) -> dict:
-    split = split_table(load_table(dataset), seed=0)
+    split = table_split(load_table(dataset), seed=0)
     result = {"dataset": dataset, "train_rows": len(split.train), "epochs": epochs}
     for name, make in (("synthlift", synthlift_fit), ("ctgan", ctgan_fit)):
         runs = [timed_fit(make(split, epochs)) for _ in range(repeats)]

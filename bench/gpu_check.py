@@ -26,11 +26,12 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from bench import common
+from bench.common import TableSplit, table_split
 from gan_models.image import ImageGAN, ImageGANConfig
 from gan_models.runtime import select_device, state_fingerprint
 from gan_models.tabular import TabularGAN, TabularGANConfig, training_plan
 from quality.data.images import load_medmnist_npz, split_images
-from quality.data.tables import TabularSplit, load_table, split_table
+from quality.data.tables import load_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / ".." / "shared" / "data" / "breastmnist.npz"
@@ -83,7 +84,7 @@ def cpu_threads(threads: int) -> Iterator[None]:
 
 
 # -------------------------------------------------------------------------------------- tabular
-def fit_tabular(split: TabularSplit, epochs: int, device: str, checkpoint_dir: Path | None = None,
+def fit_tabular(split: TableSplit, epochs: int, device: str, checkpoint_dir: Path | None = None,
                 stop_at_step: int | None = None) -> tuple[TabularGAN, float]:
     model = TabularGAN(TabularGANConfig(epochs=epochs, device=device, checkpoint_every=10 if checkpoint_dir else 0))
 
@@ -94,7 +95,7 @@ def fit_tabular(split: TabularSplit, epochs: int, device: str, checkpoint_dir: P
     return timed(lambda: model.fit(split.train, split.label_column, progress=progress, checkpoint_dir=checkpoint_dir))
 
 
-def label_agreement(model: TabularGAN, split: TabularSplit) -> float:
+def label_agreement(model: TabularGAN, split: TableSplit) -> float:
     """Share of generated rows that a logistic regression fitted on the real train rows puts in the
     class they were generated for (all benchmark tables are numeric)."""
     features = split.train.drop(columns=[split.label_column])
@@ -119,7 +120,7 @@ def sampling_memory(model: TabularGAN) -> list[dict[str, Any]]:
     return figures
 
 
-def resume_on_gpu(split: TabularSplit, epochs: int, uninterrupted: TabularGAN) -> dict[str, Any]:
+def resume_on_gpu(split: TableSplit, epochs: int, uninterrupted: TabularGAN) -> dict[str, Any]:
     """Stop a CUDA fit half-way, resume it from its checkpoint, and compare with the uninterrupted fit."""
     with tempfile.TemporaryDirectory() as directory:
         total_steps = training_plan(len(split.train), TabularGANConfig(epochs=epochs)).total_steps
@@ -146,7 +147,7 @@ def _fingerprint(model: TabularGAN) -> str:
 
 def tabular_figures(dataset: str, epochs: int) -> dict[str, Any]:
     common.log(f"tabular {dataset}: {epochs} epochs on CUDA and on one CPU thread")
-    split = split_table(load_table(dataset), seed=0)
+    split = table_split(load_table(dataset), seed=0)
     gpu_dtypes = layer_dtypes(lambda: fit_tabular(split, 2, "cuda"))  # also the warm-up
     gpu, gpu_seconds = fit_tabular(split, epochs, "cuda")
     again, _ = fit_tabular(split, epochs, "cuda")

@@ -20,6 +20,7 @@ from pathlib import Path
 from dagster import DagsterInstance, build_schedule_context, execute_job, reconstructable
 
 from bench import common
+from bench.common import table_split
 
 CATALOG = Path(__file__).with_name("ops_catalog.yaml")
 
@@ -64,10 +65,10 @@ def resume_overhead(epochs: int = 300, checkpoint_every: int = 20) -> dict:
     import torch
 
     from gan_models.tabular import TabularGAN, TabularGANConfig
-    from quality.data.tables import load_table, split_table
+    from quality.data.tables import load_table
 
     torch.set_num_threads(1)
-    split = split_table(load_table("breast_cancer"))
+    split = table_split(load_table("breast_cancer"))
 
     def fit(every: int, directory=None, stop_at=None) -> float:
         def progress(step, total, losses):

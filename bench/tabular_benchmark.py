@@ -28,10 +28,11 @@ from gan_models.sampling import samples_to_generate
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from quality.checks import diversity, fidelity, privacy, validity
 from bench import common
+from bench.common import TableSplit, table_split
 from quality.publish.decision import decide
 from quality.lift.statistics import RunPrediction, build_lift_report
 from quality.lift.report import LiftReport
-from quality.data.tables import TabularSplit, load_table, split_table
+from quality.data.tables import load_table
 # The protocol's own feature cast, probability alignment and label order too, so the benchmark's runs
 # are exactly the product's runs (same inputs to the same pipelines).
 from quality.lift.tables import (
@@ -112,7 +113,7 @@ def label_match_rate(samples: pd.DataFrame, label: str) -> Optional[float]:
 
 
 # ------------------------------------------------------------------------------------ downstream
-def holdout_runs(split: TabularSplit, synthetic: dict[str, pd.DataFrame], seeds: Sequence[int]) -> list[RunPrediction]:
+def holdout_runs(split: TableSplit, synthetic: dict[str, pd.DataFrame], seeds: Sequence[int]) -> list[RunPrediction]:
     """Every classifier x seed x method trained with the product's pipeline and scored on the holdout rows."""
     train, label, holdout = split.train, split.label_column, split.holdout
     classes = sorted_labels(train[label].unique().tolist())
@@ -132,7 +133,7 @@ def holdout_runs(split: TabularSplit, synthetic: dict[str, pd.DataFrame], seeds:
     return runs
 
 
-def holdout_reports(split: TabularSplit, runs: list[RunPrediction]) -> dict[str, LiftReport]:
+def holdout_reports(split: TableSplit, runs: list[RunPrediction]) -> dict[str, LiftReport]:
     """One report averaged over classifiers ("mean") and one per classifier, all with every method
     and the same bootstrap rows (same seed, same row count), so lifts are paired across methods."""
     label = split.label_column
@@ -149,7 +150,7 @@ def holdout_reports(split: TabularSplit, runs: list[RunPrediction]) -> dict[str,
 
 
 # ------------------------------------------------------------------------------------------ gate
-def product_gate(split: TabularSplit, synthetic: pd.DataFrame, seeds: Sequence[int]) -> dict[str, Any]:
+def product_gate(split: TableSplit, synthetic: pd.DataFrame, seeds: Sequence[int]) -> dict[str, Any]:
     """The product's checks (default thresholds) and validation-split lift gate on synthlift's rows."""
     train, label = split.train, split.label_column
     checks = [
@@ -174,7 +175,7 @@ def product_gate(split: TabularSplit, synthetic: pd.DataFrame, seeds: Sequence[i
 def run_split(dataset_name: str, split_seed: int, seeds: Sequence[int], epochs: int, skip_ctgan: bool, gan_seed: int,
               log: Callable[[str], None]) -> dict[str, Any]:
     """Everything measured on one (dataset, split seed): scores, lifts, fit seconds and the gate."""
-    split = split_table(load_table(dataset_name), seed=split_seed)
+    split = table_split(load_table(dataset_name), seed=split_seed)
     label = split.label_column
     needed = samples_to_generate(split.class_counts(), "auto")
     synthetic, fit_seconds, match_rates = {}, {}, {}

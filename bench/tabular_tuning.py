@@ -22,9 +22,10 @@ import pandas as pd
 import torch
 
 from bench import common
+from bench.common import table_split
 from gan_models.sampling import samples_to_generate
 from gan_models.tabular import TabularGAN, TabularGANConfig
-from quality.data.tables import load_table, split_table
+from quality.data.tables import load_table
 from quality.lift.tables import REAL_ONLY, REAL_PLUS_SMOTE, REAL_PLUS_SYNTHETIC, tabular_lift_report
 
 DATASETS = ("breast_cancer", "wine")
@@ -57,7 +58,7 @@ def evaluate(name: str, config: dict, split_seeds: list[int], gan_seeds: list[in
     for dataset in DATASETS:
         data = load_table(dataset)
         for split_seed in split_seeds:
-            split = split_table(data, seed=split_seed)
+            split = table_split(data, seed=split_seed)
             for gan_seed in gan_seeds:
                 common.log(f"{name}: {dataset} split {split_seed} GAN seed {gan_seed}")
                 for row in validation_lifts(split, config, 100 * gan_seed + split_seed):
