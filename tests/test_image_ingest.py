@@ -10,10 +10,10 @@ from quality.data.images import (
     ImageDataset,
     ImageSplit,
     load_digits_builtin,
-    load_image_folder,
     load_medmnist_npz,
     split_images,
 )
+from quality.data.image_folders import load_image_folder
 
 BREASTMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "breastmnist.npz"
 needs_breastmnist = pytest.mark.skipif(
@@ -362,7 +362,7 @@ def _class_folders(root, classes):
 
 
 def test_class_folders_that_would_share_a_publication_folder_are_refused(tmp_path):
-    from quality.data.images import load_image_folder
+    from quality.data.image_folders import load_image_folder
 
     with pytest.raises(ValueError, match="'cat food' and 'cat_food' would share the publication folder 'cat_food'"):
         load_image_folder(_class_folders(tmp_path / "pets", ["cat food", "cat_food", "dog"]))
@@ -379,7 +379,7 @@ def test_a_class_name_too_long_in_bytes_for_a_folder_is_refused(tmp_path):
 
 
 def test_a_long_class_folder_name_that_exists_is_loaded(tmp_path):
-    from quality.data.images import load_image_folder
+    from quality.data.image_folders import load_image_folder
 
     name = "Acute lymphoblastic leukaemia, B-cell precursor, bone marrow aspirate, May-Gruenwald-Giemsa stain x100"
     assert len(name) > 100

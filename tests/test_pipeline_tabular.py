@@ -563,7 +563,8 @@ def _columns_the_gan_sees(monkeypatch, stop: bool = False) -> list[list[str]]:
 @pytest.mark.slow
 def test_record_numbers_are_dropped_with_a_warning_and_never_reach_the_gan(tmp_path, capsys, patients_csv,
                                                                            monkeypatch):
-    from quality.data.tables import NAMED_RECORD_NUMBER, TabularDataset
+    from quality.data.record_numbers import NAMED_RECORD_NUMBER
+    from quality.data.tables import TabularDataset
 
     seen = _columns_the_gan_sees(monkeypatch)
     out = tmp_path / "out"

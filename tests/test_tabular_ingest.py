@@ -251,7 +251,7 @@ def test_blank_header_names_are_not_called_repeats(tmp_path):
 def test_a_numeric_column_named_like_a_record_number_is_dropped_with_a_warning_naming_it(table, tmp_path, column):
     import shlex
 
-    from quality.data.tables import NAMED_RECORD_NUMBER
+    from quality.data.record_numbers import NAMED_RECORD_NUMBER
 
     frame, _ = table
     # distinct whole numbers, in no order and with gaps: only the name tells
@@ -276,7 +276,7 @@ def test_the_index_pandas_writes_and_a_blank_in_a_named_record_number_are_droppe
 
 
 def test_a_consecutive_range_is_dropped_as_a_record_number_whatever_its_name_or_order(table, tmp_path):
-    from quality.data.tables import RANGE_RECORD_NUMBER
+    from quality.data.record_numbers import RANGE_RECORD_NUMBER
 
     frame, _ = table
     n = len(frame)
@@ -311,7 +311,7 @@ def test_distinct_whole_numbers_without_an_identifier_name_or_shape_are_features
 
 
 def test_small_tables_repeats_fractions_blanks_and_the_label_are_not_record_numbers(table, tmp_path):
-    from quality.data.tables import MIN_IDENTIFIER_ROWS, record_number_columns
+    from quality.data.record_numbers import MIN_IDENTIFIER_ROWS, record_number_columns
 
     frame, _ = table
     rng = np.random.default_rng(4)
@@ -345,7 +345,7 @@ def test_a_table_left_with_record_numbers_only_is_refused(tmp_path):
 
 
 def test_named_columns_are_dropped_and_kept_as_asked_without_warnings(table, tmp_path):
-    from quality.data.tables import USER_DROPPED
+    from quality.data.record_numbers import USER_DROPPED
 
     frame, _ = table
     path = _write(tmp_path, frame.assign(id=np.arange(len(frame)), patient=[f"p{i}" for i in range(len(frame))]))
@@ -375,7 +375,8 @@ def test_columns_to_drop_or_keep_that_cannot_be_are_refused_naming_file_and_colu
 def test_dropped_columns_are_saved_and_loaded_with_the_dataset(table, tmp_path):
     import json
 
-    from quality.data.tables import NAMED_RECORD_NUMBER, TabularDataset
+    from quality.data.record_numbers import NAMED_RECORD_NUMBER
+    from quality.data.tables import TabularDataset
 
     frame, _ = table
     dataset = load_table(_write(tmp_path, frame.assign(rownames=np.arange(1, len(frame) + 1))), "outcome")

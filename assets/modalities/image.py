@@ -20,8 +20,9 @@ from quality.checks import diversity, fidelity, privacy, validity
 from quality.report import plots
 from quality.data.artifacts import LiftResult, SyntheticImages
 from quality.checks.image_features import FeatureExtractor, train_feature_extractor
+from quality.data.image_folders import load_image_folder
 from quality.data.images import (
-    DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_image_folder, load_medmnist_npz,
+    DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_medmnist_npz,
     constant_classes, publication_folder_name, split_images,
 )
 from quality.lift.images import image_lift_report

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import decimal
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +13,13 @@ import pandas as pd
 
 from quality.data.artifacts import PROVENANCE_COLUMNS
 from quality.data.plan import AUTO_FOLDS, CROSS_FIT, DEMO_HOLDOUT_FRACTION, Protocol, assign_folds, choose_protocol, holdout_rows
+from quality.data.messages import column_list, them
+from quality.data.record_numbers import (
+    MIN_IDENTIFIER_ROWS, USER_DROPPED, record_number_columns,
+)
 from quality.data.splitting import VALIDATION_FRACTION, cap_class_rows
+from quality.data.table_files import read_table_file
 
-# Fewer rows than this can be all distinct by chance (a city per row in a six-row table).
-MIN_IDENTIFIER_ROWS = 20
 # A text column whose filled cells are (almost) all distinct is a record identifier even with a few blanks or a
 # repeated value: an exact "fully filled, all distinct" rule lets one blank cell publish every real ID.
 IDENTIFIER_DISTINCT_SHARE = 0.95
@@ -37,17 +38,6 @@ MAX_STRAY_TEXT_SHARE = 0.05
 MAX_STRAY_TEXT_VALUES = 3
 # Record numbers (see ``record_number_columns``): a numeric column of distinct whole numbers whose name, read as
 # words ('PatientID', 'patient_id' and 'Patient ID' all give 'patient', 'id'), is one of these when joined...
-RECORD_NUMBER_NAMES = frozenset({
-    "id", "idx", "index", "uid", "pid", "rownames", "rowname", "row", "rowid", "rowno", "rownum", "rownumber",
-    "rowindex", "record", "recordid", "recordno", "recordnum", "recordnumber", "recno", "no", "nr", "num", "number",
-    "seq", "seqn", "seqno", "serial", "serialno", "obs", "#"})
-# ...or ends in one of these words ('patient_id', 'case_no', 'S.No', 'sample_idx', 'serial_number'), or is
-# 'Unnamed: N' (pandas' name for a blank header: the index column of a CSV written with its index). Not
-# 'index' as a last word: 'body_mass_index' and 'shock_index' are measurements.
-RECORD_NUMBER_LAST_WORDS = frozenset({"id", "idx", "no", "nr", "num", "number"})
-NAMED_RECORD_NUMBER = "record number (distinct whole numbers, named like an identifier)"
-RANGE_RECORD_NUMBER = "record number (distinct whole numbers forming a consecutive range, like a row index)"
-USER_DROPPED = "named by --drop (drop_columns)"
 
 
 @dataclass(frozen=True)
@@ -216,80 +206,9 @@ def _columns_to_drop(frame: pd.DataFrame, label: str, where: str, drop: Sequence
                          "dropped: remove it from the columns to drop, or choose another label")
     both = [name for name in dict.fromkeys(drop) if name in keep]
     if both:
-        raise ValueError(f"{where}: {_columns(both)} named by both --drop and --keep (drop_columns and "
+        raise ValueError(f"{where}: {column_list(both)} named by both --drop and --keep (drop_columns and "
                          "keep_columns); name each in one of them only")
     return list(dict.fromkeys(drop))
-
-
-def read_table_file(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        known = ", ".join(BUILTIN_TABLES)
-        raise FileNotFoundError(f"{path}: no such file (built-in tables are: {known})")
-    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
-    suffix = path.suffix.lower()
-    if suffix not in readers:
-        raise ValueError(f"{path}: unsupported file type {suffix!r}; use a .csv or .parquet file")
-    header = _csv_header_line(path) if suffix == ".csv" else ""
-    _refuse_repeated_names(path, header)
-    try:
-        frame = readers[suffix](path)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: the file is empty") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: is not UTF-8 text ({err.reason}); save it as UTF-8") from None
-    except Exception as err:  # parsers raise many types (pyarrow's own for corrupt Parquet)
-        separated = _other_separator_error(path, header) if "," not in header else None
-        if separated:  # e.g. ';' with decimal commas in some rows, which pandas cannot even tokenize
-            raise separated from None
-        raise ValueError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
-    if frame.empty:
-        raise ValueError(f"{path}: the table has no rows")
-    if frame.shape[1] == 1 and (separated := _other_separator_error(path, header)):
-        raise separated
-    return _decimals_as_floats(frame)
-
-
-def _csv_header_line(path: Path) -> str:
-    """The first line of a CSV file ("" when it cannot be read as UTF-8: the parser reports that)."""
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return handle.readline().rstrip("\r\n")
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def _other_separator_error(path: Path, header: str) -> Optional[ValueError]:
-    """The error for a CSV whose header holds ';', a tab or '|' (it reads as a single column); None otherwise."""
-    separator = next((sep for sep in (";", "\t", "|") if sep in header), None)
-    if separator is None:
-        return None
-    return ValueError(f"{path}: read as a single column {header[:60]!r}: the file looks separated by "
-                      f"{separator!r}, not commas; save it as comma-separated CSV")
-
-
-def _refuse_repeated_names(path: Path, header: str) -> None:
-    """pandas renames a repeated header ('y', 'y' -> 'y', 'y.1') and keeps the first as 'y', so a repeated label
-    would silently balance the wrong column: name the repeats instead."""
-    import csv
-
-    try:
-        names = next(csv.reader([header]), [])
-    except csv.Error:
-        return  # the reader below reports it
-    # blank names are not repeats: pandas names them 'Unnamed: N' (an Excel sheet's empty trailing columns)
-    repeated = sorted({name for name in names if name and names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"{path}: the header repeats column name(s) {repeated}; give every column its own name")
-
-
-def _decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Parquet decimal columns load as Python ``Decimal`` objects: numbers to generate, not categories."""
-    for column in frame.columns:
-        present = frame[column].dropna()
-        if pd.api.types.is_object_dtype(present) and len(present) and present.map(
-                lambda value: isinstance(value, decimal.Decimal)).all():
-            frame[column] = frame[column].astype(float)
-    return frame
 
 
 def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
@@ -309,12 +228,12 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
     reserved = [c for c in frame.columns if str(c).lower() in provenance]
     if reserved:
         raise ValueError(
-            f"{where}: {_columns(reserved)} named like the provenance columns synthlift adds to its output "
-            f"({', '.join(PROVENANCE_COLUMNS)}, in any letter case); rename {_them(reserved)}"
+            f"{where}: {column_list(reserved)} named like the provenance columns synthlift adds to its output "
+            f"({', '.join(PROVENANCE_COLUMNS)}, in any letter case); rename {them(reserved)}"
         )
     empty = [c for c in frame.columns if frame[c].isna().all()]
     if empty:
-        raise ValueError(f"{where}: {_columns(empty)} entirely empty (all null); drop {_them(empty)}")
+        raise ValueError(f"{where}: {column_list(empty)} entirely empty (all null); drop {them(empty)}")
     infinite = {c: n for c in frame.columns if (n := _infinite_count(frame[c]))}
     if infinite:
         counts = "; ".join(f"column {c!r} has {n} infinite value(s)" for c, n in infinite.items())
@@ -336,9 +255,9 @@ def validate_table(frame: pd.DataFrame, label_column: str, where: str) -> None:
     identifiers = [c for c in frame.columns if c != label_column and _looks_like_identifier(frame[c])]
     if identifiers:
         raise ValueError(
-            f"{where}: {_columns(identifiers)} text with a different value in (nearly) every filled row, like a record "
+            f"{where}: {column_list(identifiers)} text with a different value in (nearly) every filled row, like a record "
             "identifier; "
-            f"generated rows could only copy real rows' values there: drop {_them(identifiers)} before augmenting "
+            f"generated rows could only copy real rows' values there: drop {them(identifiers)} before augmenting "
             f"(--drop {shlex.quote(str(identifiers[0]))}, or drop_columns in a catalog; or, for numbers or dates "
             "stored as text, convert them to numbers)"
         )
@@ -366,16 +285,6 @@ def _validate_labels(labels: pd.Series, label_column: str, where: str) -> None:
             f"{where}: label column {label_column!r} holds {n_classes} distinct numbers, some fractional: it "
             "looks continuous, and synthlift balances classes; choose a column of class labels"
         )
-
-
-def _columns(names: list) -> str:
-    """'column 'a' is' / 'columns 'a', 'b' are', to open a message about the named columns."""
-    listed = ", ".join(repr(n) for n in names)
-    return f"column {listed} is" if len(names) == 1 else f"columns {listed} are"
-
-
-def _them(names: list) -> str:
-    return "it" if len(names) == 1 else "them"
 
 
 def _infinite_count(values: pd.Series) -> int:
@@ -474,71 +383,6 @@ def _looks_like_identifier(values: pd.Series) -> bool:
     return present.nunique() >= IDENTIFIER_DISTINCT_SHARE * len(present)
 
 
-def record_number_columns(frame: pd.DataFrame, label_column: str, where: str,
-                          keep: Sequence[str] = ()) -> dict[str, str]:
-    """The columns of a validated table that are record numbers (an index, a row or patient number), each with
-    its reason; the label and the columns in ``keep`` are never among them. A record number is not a feature:
-    generated rows could only make one up, and a classifier could learn the file's order from it.
-
-    A numeric (not boolean) column whose filled cells are distinct whole numbers is
-
-    * dropped, ``NAMED_RECORD_NUMBER``, when its name is that of an identifier (``RECORD_NUMBER_NAMES``,
-      ``RECORD_NUMBER_LAST_WORDS``, 'Unnamed: N'), however few its rows (two filled cells) and even with blanks;
-    * dropped, ``RANGE_RECORD_NUMBER``, when, fully filled over at least ``MIN_IDENTIFIER_ROWS`` rows, its values
-      are a consecutive range (0..n-1, 1..n or any k..k+n-1, in any order);
-    * refused, naming the fix (--drop or --keep), when, fully filled over at least ``MIN_IDENTIFIER_ROWS`` rows,
-      it rises down the file with gaps: the record numbers of a subset of rows, or a real feature the file is
-      sorted by, and only the user knows which.
-
-    Other columns of distinct whole numbers (an income in a 30-row table, in any order) are features; so is
-    every column of fewer rows unless its name says otherwise: a few distinct values prove nothing.
-    """
-    found, rising = {}, []
-    for column in frame.columns:
-        if column == label_column or column in keep:
-            continue
-        whole = _distinct_whole_numbers(frame[column])
-        if whole is None:
-            continue
-        if _named_like_record_number(column):
-            found[column] = NAMED_RECORD_NUMBER
-        elif len(whole) < max(len(frame), MIN_IDENTIFIER_ROWS):  # too few rows, or blanks: not the shape of one
-            continue
-        elif int(whole.max()) - int(whole.min()) == len(whole) - 1:
-            found[column] = RANGE_RECORD_NUMBER
-        elif whole.is_monotonic_increasing:
-            rising.append(column)
-    if rising:
-        first = shlex.quote(str(rising[0]))
-        raise ValueError(
-            f"{where}: {_columns(rising)} made of distinct whole numbers rising down the file with gaps: record "
-            "numbers (of a subset of rows, say), which are not features, or a real feature the file is sorted by; "
-            f"say which: --drop {first} to drop it or --keep {first} to keep it (drop_columns / keep_columns in a "
-            "catalog)"
-        )
-    return found
-
-
-def _distinct_whole_numbers(values: pd.Series) -> Optional[pd.Series]:
-    """The filled cells of a numeric column, in file order, when there are at least two, all distinct and all whole
-    numbers; None otherwise."""
-    if (not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
-            or pd.api.types.is_complex_dtype(values)):
-        return None
-    present = values.dropna()
-    if len(present) < 2 or not (pd.api.types.is_integer_dtype(present) or (present % 1 == 0).all()):
-        return None
-    return present if present.is_unique else None
-
-
-def _named_like_record_number(column) -> bool:
-    """'id', 'rownames', 'patient_id', 'PatientID', 'Case No.', 'Unnamed: 0' and the like (see ``RECORD_NUMBER_NAMES``)."""
-    words = [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(column))]
-    joined = "".join(words) or str(column).strip()
-    return (joined in RECORD_NUMBER_NAMES or (bool(words) and words[-1] in RECORD_NUMBER_LAST_WORDS)
-            or "id" in words or bool(re.fullmatch(r"unnamed\d+", joined)))
-
-
 def plan_table(
     dataset: TabularDataset,
     seed: int = 0,
@@ -581,9 +425,9 @@ def _refuse_columns_empty_in_training(plan: TabularPlan, source: str) -> None:
         empty = [c for c in train.columns if train[c].isna().all()]
         if empty:
             raise ValueError(
-                f"{source}: {_columns(empty)} empty in the training rows of fold {fold} ({len(train)} rows): the "
+                f"{source}: {column_list(empty)} empty in the training rows of fold {fold} ({len(train)} rows): the "
                 "few values fell into the rows that judge it, the holdout, or rows the scarcity cap left out; "
-                f"drop {_them(empty)}, add rows with values, or try another seed"
+                f"drop {them(empty)}, add rows with values, or try another seed"
             )
 
 
