@@ -248,11 +248,11 @@ def test_lift_report_materialization_shows_the_lift_table_and_plot(dagster_ui, p
         headline = page.get_by_text(re.compile("materialized in run", re.IGNORECASE))
         sync_api.expect(headline).to_contain_text(dagster_ui["run_id"][:8])
         sync_api.expect(headline).to_contain_text(DATASET)
-        for key in ("validation_lift_table", "holdout_lift_table", "lift_plot", "balanced_accuracy_lift"):
+        for key in ("deciding_lift_table", "holdout_lift_table", "lift_plot", "balanced_accuracy_lift"):
             sync_api.expect(page.get_by_text(key, exact=True)).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "lift_report_events.png"))
 
-        table = show_markdown(page, "validation_lift_table")
+        table = show_markdown(page, "deciding_lift_table")
         rendered = table.locator("table").first
         sync_api.expect(rendered.locator("th")).to_contain_text(["method", "balanced_accuracy"])
         sync_api.expect(rendered.locator("td", has_text="real+synthetic")).to_have_count(1)

@@ -120,13 +120,12 @@ def generator_summary(models: TabularGenerators) -> dict[str, Any]:
 
 def training_metadata(models: TabularGenerators, data: TabularPlan) -> dict[str, Any]:
     info = models.final.training_info
-    seconds = sum(model.training_info.get("wall_seconds", 0.0) for model in {id(m): m for m in
-                                                                             [models.final, *models.folds]}.values())
+    seconds = sum(model.training_info.get("wall_seconds", 0.0) for model in models.trained)
     return {
         "device": info.get("device", str(models.final.device)),
         "epochs": models.final.config.epochs,
         "steps": info.get("steps", 0),
-        "generators_trained": len(models.folds) + (0 if models.final_is_fold else 1),
+        "generators_trained": len(models.trained),
         "wall_seconds": round(seconds, 2),
         "model_version": model_version(models),
         "loss_curves": png_markdown(plots.loss_curves_png(models.final.loss_history, x_key="epoch"),

@@ -94,6 +94,11 @@ class TabularGenerators:
     def final_is_fold(self) -> bool:
         return any(model is self.final for model in self.folds)
 
+    @property
+    def trained(self) -> list[Any]:
+        """Every generator that was trained, once each."""
+        return self.folds if self.final_is_fold else [*self.folds, self.final]
+
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         for fold, model in enumerate(self.folds):
