@@ -40,7 +40,7 @@ DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 HASH_BLOCK_BYTES = 1 << 20
 # Options that only one modality uses (the other would ignore them silently).
 OPTION_MODALITY = {"epochs": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image",
-                   "drop_columns": "tabular", "keep_columns": "tabular",
+                   "image_size": "image", "drop_columns": "tabular", "keep_columns": "tabular",
                    "drop": "tabular", "keep": "tabular"}  # the command line's names of drop_columns, keep_columns
 # Settings added after the catalog's first release whose default is left out of ``entry_fingerprint``, so that
 # upgrading re-runs no dataset that does not use them.

@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.config import IMAGE_GAN, TABLE_GAN
+    from quality.data.images import FOLDER_IMAGE_SIZE
     from quality.lift.images import CNN_EPOCHS
 
     parser = _Parser(prog="synthlift", description=__doc__)
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save a resumable training checkpoint every N steps; a re-run resumes from it")
     run.add_argument("--lift-epochs", type=at_least(1), help=f"images: epochs of the downstream CNN (default {CNN_EPOCHS})")
     run.add_argument("--per-class", action="store_true", help="images: one GAN per class, each its own step")
+    run.add_argument("--image-size", type=image_size_arg,
+                     help=f"images: resize folder images and the built-in digits to this many pixels a side (default "
+                     f"{FOLDER_IMAGE_SIZE}; a multiple of 4); MedMNIST files keep their size")
     run.add_argument("--device", type=device_arg, default="auto", help="auto, cpu or cuda (or cuda:N)")
     run.add_argument("--json", action="store_true", help="print the outcome as one JSON object on the last line")
     run.add_argument("--traceback", action="store_true",
@@ -87,6 +91,14 @@ def at_least(minimum: int, at_most: Optional[int] = None) -> Callable[[str], int
             raise argparse.ArgumentTypeError(f"must be at most {at_most}, got {value}")
         return value
     return parse
+
+
+def image_size_arg(text: str) -> int:
+    """argparse type: a side the image GAN can grow to (a multiple of 4, at least 16)."""
+    value = at_least(16)(text)
+    if value % 4:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 4 (the GAN grows images by 2x steps), got {value}")
+    return value
 
 
 def fraction_arg(text: str) -> float:
@@ -149,7 +161,7 @@ def check_run_options(args: argparse.Namespace) -> None:
 
     check_options_for_modality(modality_of(args.source), {
         "--epochs": args.epochs, "--image-steps": args.image_steps, "--per-class": args.per_class,
-        "--lift-epochs": args.lift_epochs, "--drop": args.drop, "--keep": args.keep,
+        "--lift-epochs": args.lift_epochs, "--image-size": args.image_size, "--drop": args.drop, "--keep": args.keep,
     })
     if args.device.startswith("cuda"):
         from gan_models.runtime import select_device  # imports torch: only when a GPU is asked for
@@ -177,7 +189,7 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed, device=args.device, epochs=args.epochs,
         image_steps=args.image_steps, checkpoint_every=args.checkpoint_every, per_class=args.per_class,
         sampling_strategy=args.sampling_strategy, folds=args.folds, holdout_fraction=args.holdout_fraction,
-        lift_seeds=args.lift_seeds, lift_epochs=args.lift_epochs,
+        lift_seeds=args.lift_seeds, lift_epochs=args.lift_epochs, image_size=args.image_size,
         min_lift=args.min_lift, require_beat_baseline=args.require_beat_baseline,
     )
 

@@ -9,6 +9,7 @@ from pipelines.cli import main
 from quality.publish.store import latest_publication
 
 FAST = ["--image-steps", "30", "--lift-seeds", "5", "--lift-epochs", "2"]
+SMALL = ["--image-size", "16"]  # digits are 8x8: 16 px shows the pipeline as well as 28 px, at a third of the cost
 
 
 def run_cli(capsys, *args) -> tuple[int, dict]:
@@ -19,7 +20,7 @@ def run_cli(capsys, *args) -> tuple[int, dict]:
 
 @pytest.mark.slow
 def test_digits_run_reports_every_image_check_and_both_baselines(tmp_path, capsys, any_min_lift):
-    code, outcome = run_cli(capsys, "digits", "--out", str(tmp_path), *FAST, "--min-lift", "-1")
+    code, outcome = run_cli(capsys, "digits", "--out", str(tmp_path), *FAST, *SMALL, "--min-lift", "-1")
     assert code == 0 and outcome["modality"] == "image"
     before, after = outcome["class_counts_before"], outcome["class_counts_after"]
     assert min(before.values()) < max(before.values())
@@ -37,6 +38,9 @@ def test_digits_run_reports_every_image_check_and_both_baselines(tmp_path, capsy
     manifest = pd.read_parquet(version / "manifest.parquet")
     assert manifest["synthetic"].sum() == sum(after.values()) - sum(before.values())
     assert all((version / path).exists() for path in manifest["path"].head(20))
+    from PIL import Image
+
+    assert Image.open(version / manifest["path"].iloc[-1]).size == (16, 16)  # --image-size reached the GAN
     assert (version / "sample_grid.png").exists()
     card = json.loads((version / "data_card.json").read_text())
     assert card["baselines"]["classic_augmentation"]["transform"]  # albumentations pipeline serialised
@@ -79,3 +83,9 @@ def test_one_interrupt_stops_every_training_part_of_a_per_class_run(tmp_path, ca
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 2 and parts == [0]
     assert json.loads(out[-1])["error"].endswith("interrupted; nothing was published")
+
+
+@pytest.mark.parametrize("size, message", [("18", "must be a multiple of 4"), ("12", "must be at least 16")])
+def test_an_image_size_the_gan_cannot_grow_is_refused_before_anything_runs(tmp_path, capsys, size, message):
+    code = main(["run", "digits", "--image-size", size, "--out", str(tmp_path), "--json"])
+    assert code == 2 and message in capsys.readouterr().err
