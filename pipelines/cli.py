@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=os.environ.get("SYNTHLIFT_HOME", DEFAULT_OUT),
                      help=f"storage root for artefacts and publications (default: $SYNTHLIFT_HOME or {DEFAULT_OUT})")
     run.add_argument("--epochs", type=at_least(1), help=f"tabular GAN epochs (default {TABLE_GAN.epochs})")
+    run.add_argument("--max-steps", type=at_least(0),
+                     help=f"tabular GAN: at most this many training steps, whatever the epochs (default "
+                     f"{TABLE_GAN.max_steps}; 0: no cap)")
     run.add_argument("--image-steps", type=at_least(1), help=f"image GAN steps (default {IMAGE_GAN.steps})")
     run.add_argument("--seed", type=at_least(0, at_most=MAX_SEED), default=0,
                      help="seed of the split, the GAN and the sampler")
@@ -160,7 +163,7 @@ def check_run_options(args: argparse.Namespace) -> None:
     from quality.data.sources import modality_of
 
     check_options_for_modality(modality_of(args.source), {
-        "--epochs": args.epochs, "--image-steps": args.image_steps, "--per-class": args.per_class,
+        "--epochs": args.epochs, "--max-steps": args.max_steps, "--image-steps": args.image_steps, "--per-class": args.per_class,
         "--lift-epochs": args.lift_epochs, "--image-size": args.image_size, "--drop": args.drop, "--keep": args.keep,
     })
     if args.device.startswith("cuda"):
@@ -186,7 +189,7 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     return augmentation_run_config(
         source=args.source, label=args.label, drop_columns=args.drop or (), keep_columns=args.keep or (),
-        seed=args.seed, device=args.device, epochs=args.epochs,
+        seed=args.seed, device=args.device, epochs=args.epochs, max_steps=args.max_steps,
         image_steps=args.image_steps, checkpoint_every=args.checkpoint_every, per_class=args.per_class,
         sampling_strategy=args.sampling_strategy, folds=args.folds, holdout_fraction=args.holdout_fraction,
         lift_seeds=args.lift_seeds, lift_epochs=args.lift_epochs, image_size=args.image_size,

@@ -75,6 +75,8 @@ class GeneratorConfig(Config):
     seed: int = SEED_FIELD
     device: str = Field(default=TABLE_GAN.device, description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
     epochs: int = Field(default=TABLE_GAN.epochs, description="Tables: passes over the training rows.")
+    max_steps: int = Field(default=TABLE_GAN.max_steps, ge=0,
+                           description="Tables: at most this many training steps, whatever the epochs (0: no cap).")
     batch_size: int = Field(default=TABLE_GAN.batch_size, description="Tables: rows per training step.")
     image_steps: int = Field(default=IMAGE_GAN.steps, description="Images: generator updates.")
     architecture: str = Field(default=IMAGE_GAN.architecture, description="Images: sngan, sngan_sa or dcgan.")

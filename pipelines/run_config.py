@@ -16,6 +16,7 @@ def augmentation_run_config(
     seed: int = 0,
     device: str = "auto",
     epochs: Optional[int] = None,
+    max_steps: Optional[int] = None,
     image_steps: Optional[int] = None,
     checkpoint_every: int = 0,
     per_class: bool = False,
@@ -34,7 +35,7 @@ def augmentation_run_config(
     and only when they name a column."""
     generator: dict[str, Any] = {"seed": seed, "device": device, "per_class": per_class,
                                  "checkpoint_every": checkpoint_every}
-    generator.update(_given(epochs=epochs, image_steps=image_steps))
+    generator.update(_given(epochs=epochs, max_steps=max_steps, image_steps=image_steps))
     ops = {
         "raw_dataset": {"source": source, "label": label, **_given(image_size=image_size),
                         **_columns(drop_columns=drop_columns, keep_columns=keep_columns)},

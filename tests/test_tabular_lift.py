@@ -146,7 +146,9 @@ def test_minority_class_and_argument_errors(scarce):
         tabular_lift_report(train, pool.assign(**{LABEL: "healthy"}), evaluation, LABEL)
     with pytest.raises(ValueError, match="unknown classifier"):
         downstream_pipeline(train, LABEL, "svm", seed=0)
-    assert set(tabular_lift.CLASSIFIERS) == {"logistic_regression", "random_forest"}
+    assert set(tabular_lift.CLASSIFIERS) == {"logistic_regression", "random_forest", "hist_gradient_boosting"}
+    # a scarce table's lift keeps the forest and logistic regression (the rule: tests/test_tabular_scale.py)
+    assert tabular_lift.classifiers_for(len(train)) == ("logistic_regression", "random_forest")
 
 
 @pytest.mark.parametrize("weights, smote, oversampling, hardest", [

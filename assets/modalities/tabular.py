@@ -87,7 +87,8 @@ def training_parts(data: TabularPlan, config: GeneratorConfig) -> dict[str, int]
 def train_part(data: TabularPlan, config: GeneratorConfig, part: int, progress: Callable,
                checkpoint_dir: Optional[Path]) -> TabularGAN:
     rows = data.rows if part == FINAL_PART else data.fold_training_rows(part)
-    gan_config = TabularGANConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+    gan_config = TabularGANConfig(epochs=config.epochs, max_steps=config.max_steps, batch_size=config.batch_size,
+                                  seed=config.seed,
                                   device=config.device, checkpoint_every=config.checkpoint_every)
     model = TabularGAN(gan_config).fit(rows, data.label_column, progress=progress, checkpoint_dir=checkpoint_dir)
     model.training_info["part"] = part

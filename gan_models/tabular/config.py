@@ -5,6 +5,12 @@ Epochs and batches follow CTGAN so "equal epochs" comparisons are fair: one epoc
 generator update on ``batch_size`` rows drawn with replacement. The batch size is rounded down to a
 multiple of ``pac`` and capped at the table's row count (a batch larger than the table would only
 repeat rows), and is never less than one pack (and never less than 2 rows, for batch norm).
+
+The step budget ``max_steps`` caps the total (0: no cap), so a fit's cost stops growing with the row count
+once ``epochs * n_rows / batch_size`` passes it: 300 epochs of 500-row batches reach the default cap at
+about 6,700 rows, so smaller tables (every scarce table, the embedded demos) train exactly their 300 epochs,
+and a 54,000-row table trains 4,000 steps instead of 19,200 (about 37 epochs; BENCHMARKS.md, "Scale", has
+the lift and fidelity measured against the step count).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ class TabularGANConfig:
     and ``moment_weight`` 0 turn them off)."""
 
     epochs: int = 300
+    max_steps: int = 4000
     batch_size: int = 500
     pac: int = 10
     embedding_dim: int = 128
@@ -47,7 +54,8 @@ class TabularGANConfig:
         for name in ("generator_lr", "discriminator_lr"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"TabularGANConfig.{name} must be positive, got {getattr(self, name)}")
-        for name in ("weight_decay", "gp_weight", "classifier_weight", "moment_weight", "checkpoint_every"):
+        for name in ("weight_decay", "gp_weight", "classifier_weight", "moment_weight", "checkpoint_every",
+                     "max_steps"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"TabularGANConfig.{name} must not be negative, got {getattr(self, name)}")
 
@@ -73,11 +81,15 @@ class TrainingPlan(NamedTuple):
 
 
 def training_plan(n_rows: int, config: TabularGANConfig) -> TrainingPlan:
-    """Round the batch to a multiple of ``pac``, cap it at the table size, and count steps like CTGAN."""
+    """Round the batch to a multiple of ``pac``, cap it at the table size, and count steps like CTGAN, at most
+    ``config.max_steps`` of them (when set)."""
     pac = config.pac
     capped = min(config.batch_size, n_rows)
     batch_size = max(pac, capped // pac * pac)
     if batch_size < 2:  # batch norm needs two rows
         batch_size = 2 * pac
     steps_per_epoch = max(1, n_rows // batch_size)
-    return TrainingPlan(batch_size, steps_per_epoch, steps_per_epoch * config.epochs)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total_steps = min(total_steps, int(config.max_steps))
+    return TrainingPlan(batch_size, steps_per_epoch, total_steps)

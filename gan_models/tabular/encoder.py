@@ -10,6 +10,13 @@ Discrete columns are one-hot encoded;
 missing values get a category of their own (discrete) or an extra two-way "is missing" one-hot
 (continuous), and come back as missing.
 
+A discrete column with more than ``MAX_ENCODED_CATEGORIES`` levels keeps its most frequent
+``MAX_ENCODED_CATEGORIES - 1`` levels and groups the rest into one "other" level, so the encoding (and
+the generator's and critic's widths, and the condition vector) stays bounded whatever the number of levels.
+The grouped levels stay generatable: a row decoded as "other" gets one of them, drawn with their
+frequencies in the fitted table (seeded by the encoder's seed and the rows' index). Columns named in
+``fit(..., ungrouped=...)`` (the label) are never grouped.
+
 The fitted state is plain JSON (``to_state`` / ``from_state``): no pickled objects.
 """
 
@@ -30,6 +37,8 @@ WEIGHT_CONCENTRATION_PRIOR = 1e-3
 # tables (validation split) the downstream lift did not worsen while the encoder fit took a third less time.
 MIXTURE_MAX_ITER = 50
 ALPHA_SCALE = 4.0
+# One-hot width of a discrete column at most: the rarer levels share one "other" level (module docstring).
+MAX_ENCODED_CATEGORIES = 64
 JSON_SCALARS = (str, int, float, bool)
 
 
@@ -61,11 +70,12 @@ class TabularEncoder:
         self.output_info: list[SpanInfo] = []
 
     # ----------------------------------------------------------------------------------------- fit
-    def fit(self, frame: pd.DataFrame, discrete_columns: Sequence) -> "TabularEncoder":
+    def fit(self, frame: pd.DataFrame, discrete_columns: Sequence, ungrouped: Sequence = ()) -> "TabularEncoder":
         """Learn each column's encoding.
 
         Columns in ``discrete_columns`` are one-hot encoded; so are columns that are not numeric
-        (strings, categories, booleans) even when not listed. Every other column is continuous.
+        (strings, categories, booleans) even when not listed. Every other column is continuous. Discrete
+        columns with many levels group their rarest (module docstring), except those in ``ungrouped``.
         """
         if len(frame) == 0:
             raise ValueError("cannot fit the encoder on an empty table (0 rows)")
@@ -80,7 +90,7 @@ class TabularEncoder:
         modes = dict(zip(continuous, _fit_modes([samples[c] for c in continuous], self.max_modes)))
         self._columns = [
             _continuous_state(column, frame[column], values[column], modes[column])
-            if column in samples else _fit_discrete(column, frame[column])
+            if column in samples else _fit_discrete(column, frame[column], group=column not in set(ungrouped))
             for column in frame.columns
         ]
         self.output_info = _build_output_info(self._columns)
@@ -149,7 +159,7 @@ class TabularEncoder:
             if state["kind"] == "continuous":
                 decoded[state["name"]] = _inverse_continuous(state, spans)
             else:
-                decoded[state["name"]] = _inverse_discrete(state, spans["category"])
+                decoded[state["name"]] = _inverse_discrete(state, spans["category"], self.seed, index)
         frame = pd.DataFrame(decoded, index=index)
         return frame[self.columns]
 
@@ -303,11 +313,22 @@ def _inverse_continuous(state: dict, spans: dict[str, np.ndarray]) -> pd.api.ext
 
 
 # ------------------------------------------------------------------------------------- discrete
-def _fit_discrete(column: Any, series: pd.Series) -> dict:
+def _fit_discrete(column: Any, series: pd.Series, group: bool = True) -> dict:
     missing = series.isna().to_numpy()
     if missing.all():
         raise ValueError(f"column {column!r} is entirely null; drop it or fill it before training")
-    categories = _sorted_if_possible(pd.unique(series[~missing].to_numpy(dtype=object)))
+    counts = pd.Series(series[~missing].to_numpy(dtype=object)).value_counts(sort=False)
+    other: dict = {}
+    if group and len(counts) > MAX_ENCODED_CATEGORIES:
+        # most frequent first; ties by the levels' own order, so the choice does not depend on row order
+        ranked = sorted(counts.index, key=lambda value: (-int(counts[value]), str(type(value)), str(value)))
+        kept, rare = ranked[: MAX_ENCODED_CATEGORIES - 1], ranked[MAX_ENCODED_CATEGORIES - 1:]
+        rare = _sorted_if_possible(np.array(rare, dtype=object))
+        other = {"categories": [_json_scalar(column, value) for value in rare],
+                 "counts": [int(counts[value]) for value in rare]}
+        categories = _sorted_if_possible(np.array(kept, dtype=object))
+    else:
+        categories = _sorted_if_possible(pd.unique(series[~missing].to_numpy(dtype=object)))
     categories = [_json_scalar(column, value) for value in categories]
     state = {
         "name": column,
@@ -316,6 +337,8 @@ def _fit_discrete(column: Any, series: pd.Series) -> dict:
         "categories": categories,
         "has_missing": bool(missing.any()),
     }
+    if other:  # only then: the state of every other column stays what it was before grouping existed
+        state["other"] = other
     if isinstance(series.dtype, pd.CategoricalDtype):
         state["dtype_categories"] = [_json_scalar(column, v) for v in series.dtype.categories.tolist()]
         state["dtype_ordered"] = bool(series.dtype.ordered)
@@ -326,6 +349,9 @@ def _transform_discrete(state: dict, series: pd.Series) -> np.ndarray:
     values = series.to_numpy(dtype=object)
     missing = series.isna().to_numpy()
     codes = pd.Index(state["categories"], dtype=object).get_indexer(values)
+    if "other" in state:
+        grouped = pd.Index(state["other"]["categories"], dtype=object).get_indexer(values) >= 0
+        codes = np.where(grouped, len(state["categories"]), codes)
     unseen = (codes < 0) & ~missing
     if unseen.any():
         raise ValueError(
@@ -337,15 +363,18 @@ def _transform_discrete(state: dict, series: pd.Series) -> np.ndarray:
             raise ValueError(
                 f"column {state['name']!r} has missing values but had none when the encoder was fitted"
             )
-        codes = np.where(missing, len(state["categories"]), codes)
+        codes = np.where(missing, _n_levels(state), codes)
     return _one_hot(codes, _discrete_width(state))
 
 
-def _inverse_discrete(state: dict, span: np.ndarray):
+def _inverse_discrete(state: dict, span: np.ndarray, seed: int = 0, index: pd.Index | None = None):
     lookup = np.empty(_discrete_width(state), dtype=object)
     lookup[: len(state["categories"])] = state["categories"]
     lookup[len(state["categories"]):] = None
-    values = lookup[np.argmax(span, axis=1)]
+    codes = np.argmax(span, axis=1)
+    values = lookup[codes]
+    if "other" in state:
+        values = _draw_grouped(state["other"], values, codes == len(state["categories"]), seed, index)
     if state["dtype"] == "category":
         return pd.Categorical(values, categories=state["dtype_categories"], ordered=state["dtype_ordered"])
     if state["dtype"] == "object":
@@ -353,8 +382,28 @@ def _inverse_discrete(state: dict, span: np.ndarray):
     return pd.Series(values, dtype=object).astype(state["dtype"]).array
 
 
+def _draw_grouped(other: dict, values: np.ndarray, grouped: np.ndarray, seed: int, index: pd.Index | None):
+    """``values`` with each row decoded as "other" given one of the grouped levels, drawn with their counts;
+    seeded by ``seed`` and the first row's index, so each chunk of a sample gets its own draws."""
+    if not grouped.any():
+        return values
+    first = int(index[0]) if index is not None and len(index) and isinstance(index[0], (int, np.integer)) else 0
+    rng = np.random.default_rng([seed, first])
+    weights = np.asarray(other["counts"], dtype=float)
+    drawn = np.empty(len(other["categories"]), dtype=object)
+    drawn[:] = other["categories"]
+    values = values.copy()
+    values[grouped] = drawn[rng.choice(len(drawn), size=int(grouped.sum()), p=weights / weights.sum())]
+    return values
+
+
+def _n_levels(state: dict) -> int:
+    """Encoded levels before the missing one: the kept categories, and "other" when levels were grouped."""
+    return len(state["categories"]) + int("other" in state)
+
+
 def _discrete_width(state: dict) -> int:
-    return len(state["categories"]) + int(state["has_missing"])
+    return _n_levels(state) + int(state["has_missing"])
 
 
 def _sorted_if_possible(values: np.ndarray) -> list:

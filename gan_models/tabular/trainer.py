@@ -114,7 +114,8 @@ class TabularGAN:
             check_checkpoint_matches(checkpoint, self.config, fingerprint, checkpoint_dir)
             encoder = TabularEncoder.from_state(checkpoint["encoder"])
         else:
-            encoder = TabularEncoder(self.config.max_modes, self.config.seed).fit(train, discrete)
+            encoder = TabularEncoder(self.config.max_modes, self.config.seed).fit(
+                train, discrete, ungrouped=[label_column])
         run = self._prepare_run(encoder, encoder.transform(train), label_column)
         run.data_fingerprint = fingerprint
         if checkpoint is not None:
@@ -126,6 +127,8 @@ class TabularGAN:
             "device": str(self.device),
             "rows": len(train),
             "epochs": self.config.epochs,
+            "max_steps": self.config.max_steps,
+            "epochs_trained": round(run.plan.total_steps / run.plan.steps_per_epoch, 2),
             "batch_size": run.plan.batch_size,
             "steps_per_epoch": run.plan.steps_per_epoch,
             "steps": run.plan.total_steps,

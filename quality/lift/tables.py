@@ -11,10 +11,17 @@ Every run fits one imbalanced-learn pipeline on that run's training rows only::
 so nothing (imputer, resampler, scaler, encoder) ever sees the evaluation rows, and every method
 differs from the others only in its training rows, its resampler or its class weights.
 
-The tree ensemble is a random forest: on a few hundred rows it needs no tuning and no early
-stopping (HistGradientBoosting's defaults are made for larger tables and its early stopping
-would carve a validation split out of already scarce rows), and its bootstrap makes the seed
-matter, so repeated seeds measure training variance as well.
+The tree ensemble is a random forest below ``LARGE_TABLE_ROWS`` training rows: on a few hundred rows it
+needs no tuning and no early stopping, and its bootstrap makes the seed matter, so repeated seeds measure
+training variance as well. From ``LARGE_TABLE_ROWS`` on it is a histogram gradient-boosting model with a fixed
+number of iterations (``early_stopping=False``, so it never carves rows out of the training rows) and a seeded
+80% feature subsample per split (so the seed matters there too): a 150-tree forest grows with the rows (on the
+64,000 real and synthetic rows of a 54,000-row table one method's forest took minutes), gradient boosting
+bins the features once and costs about the same per row at any size. Scarce tables never reach the rule, so
+their results do not move. And each downstream fit trains on at most ``MAX_TRAINING_ROWS`` real rows: above
+that, a stratified subsample (seeded by the downstream seed, the same for every method) of the real training
+rows, and the synthetic rows thinned by the same fraction per class, so every method still differs only in
+its rows; the judged rows are never subsampled.
 """
 
 from __future__ import annotations
@@ -40,6 +47,11 @@ REAL_PLUS_RANDOM_OVERSAMPLING = "real+random_oversampling"
 REAL_CLASS_WEIGHTS = "real+class_weights"  # real rows only, each class weighted by its inverse frequency
 CLASSIC_BASELINES = (REAL_CLASS_WEIGHTS, REAL_PLUS_SMOTE, REAL_PLUS_RANDOM_OVERSAMPLING)
 FOREST_TREES = 150
+BOOSTING_ITERATIONS = 200
+# Training rows (real) from which the tree model is gradient boosting instead of a random forest.
+LARGE_TABLE_ROWS = 5_000
+# Real training rows of one downstream fit, at most (the judged rows are never subsampled).
+MAX_TRAINING_ROWS = 20_000
 # Two processes fit the folds' classifiers side by side: the lift step is the longest one on small tables.
 DEFAULT_LIFT_JOBS = 2
 
@@ -56,11 +68,50 @@ def _random_forest(seed: int, class_weight: Optional[str] = None) -> ClassifierM
     return RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=1, random_state=seed, class_weight=class_weight)
 
 
+def _gradient_boosting(seed: int, class_weight: Optional[str] = None) -> ClassifierMixin:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=BOOSTING_ITERATIONS, early_stopping=False, max_features=0.8,
+                                          random_state=seed, class_weight=class_weight)
+
+
 CLASSIFIERS: dict[str, Callable[..., ClassifierMixin]] = {
     "logistic_regression": _logistic_regression,
     "random_forest": _random_forest,
+    "hist_gradient_boosting": _gradient_boosting,
 }
-CLASSIFIER_NAMES = tuple(CLASSIFIERS)
+SMALL_TABLE_CLASSIFIERS = ("logistic_regression", "random_forest")
+LARGE_TABLE_CLASSIFIERS = ("logistic_regression", "hist_gradient_boosting")
+CLASSIFIER_NAMES = SMALL_TABLE_CLASSIFIERS
+DENSE_CLASSIFIERS = {"hist_gradient_boosting"}  # they take no sparse one-hot matrix
+# one-hot levels a dense classifier sees per category; rarer ones share one "infrequent" column
+DENSE_MAX_CATEGORIES = 32
+
+
+def classifiers_for(n_training_rows: int) -> tuple[str, ...]:
+    """The downstream classifiers for a lift whose models train on ``n_training_rows`` real rows."""
+    return LARGE_TABLE_CLASSIFIERS if n_training_rows >= LARGE_TABLE_ROWS else SMALL_TABLE_CLASSIFIERS
+
+
+def capped_training_rows(train: pd.DataFrame, synthetic: pd.DataFrame, label_column: str, seed: int,
+                         max_rows: int = MAX_TRAINING_ROWS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``train`` and ``synthetic`` unchanged up to ``max_rows`` real rows; above, a stratified subsample of
+    ``max_rows`` real rows (seeded) and the synthetic rows thinned by the same fraction in every class."""
+    if len(train) <= max_rows:
+        return train, synthetic
+    fraction = max_rows / len(train)
+    rng = np.random.default_rng(seed)
+    return _stratified(train, label_column, fraction, rng), _stratified(synthetic, label_column, fraction, rng)
+
+
+def _stratified(rows: pd.DataFrame, label_column: str, fraction: float, rng: np.random.Generator) -> pd.DataFrame:
+    labels = rows[label_column].to_numpy()
+    keep = []
+    for cls in sorted_labels(pd.unique(labels).tolist()):
+        positions = np.flatnonzero(labels == cls)
+        n_keep = max(1, int(round(fraction * len(positions))))
+        keep.append(rng.choice(positions, size=n_keep, replace=False))
+    return rows.iloc[np.sort(np.concatenate(keep))] if keep else rows
 
 
 def minority_class(train: pd.DataFrame, label_column: str) -> Hashable:
@@ -103,10 +154,13 @@ def downstream_pipeline(
         ],
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
+    one_hot = (OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=DENSE_MAX_CATEGORIES,
+                             sparse_output=False) if classifier in DENSE_CLASSIFIERS
+               else OneHotEncoder(handle_unknown="ignore"))
     encode = ColumnTransformer(
         [
             ("numeric", StandardScaler(), make_column_selector(dtype_include="number")),
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_exclude="number")),
+            ("categorical", one_hot, make_column_selector(dtype_exclude="number")),
         ]
     )
     return Pipeline(
@@ -125,14 +179,16 @@ def tabular_lift_report(
     evaluation: pd.DataFrame,
     label_column: str,
     seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
-    classifiers: Sequence[str] = CLASSIFIER_NAMES,
+    classifiers: Optional[Sequence[str]] = None,
     evaluated_on: str = "validation",
     n_boot: int = BOOTSTRAP_RESAMPLES,
     include_baselines: bool = True,
 ) -> LiftReport:
     """Train every classifier with every seed on each method's rows, score on ``evaluation``, and
-    report paired lifts over ``real_only`` (and over every classic baseline when they are included)."""
+    report paired lifts over ``real_only`` (and over every classic baseline when they are included).
+    ``classifiers`` defaults to ``classifiers_for(len(train))``."""
     classes = _classes(train, label_column, synthetic=synthetic, evaluation=evaluation)
+    classifiers = classifiers_for(len(train)) if classifiers is None else classifiers
     runs = fold_runs(train, synthetic, evaluation, label_column, seeds, classifiers, classes, include_baselines)
     return _report(evaluation[label_column].to_numpy(), runs, classes, minority_class(train, label_column),
                    include_baselines, evaluated_on, n_boot)
@@ -144,7 +200,7 @@ def cross_fitted_lift_report(
     fold_synthetic: Mapping[int, pd.DataFrame],
     label_column: str,
     seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
-    classifiers: Sequence[str] = CLASSIFIER_NAMES,
+    classifiers: Optional[Sequence[str]] = None,
     evaluated_on: str = "cross_fit",
     n_boot: int = BOOTSTRAP_RESAMPLES,
     n_jobs: int = 1,
@@ -152,11 +208,14 @@ def cross_fitted_lift_report(
     """The lift judged on every row of every fold in ``fold_synthetic``: fold k's downstream models are fitted
     on the rows of the other folds (``folds != k``) plus fold k's synthetic rows, and predict fold k's rows.
     Each run's predictions over all judged rows are then scored together, and the paired bootstrap resamples
-    those rows and the seeds, as for one split."""
+    those rows and the seeds, as for one split. ``classifiers`` defaults to ``classifiers_for`` the smallest
+    fold's training rows (one choice for every fold)."""
     from joblib import Parallel, delayed
 
     classes = _classes(rows, label_column)
     judged = sorted(fold_synthetic)
+    if classifiers is None:
+        classifiers = classifiers_for(min(int((folds != fold).sum()) for fold in judged) if judged else len(rows))
     tasks = [(fold, seed) for fold in judged for seed in seeds]
     results = Parallel(n_jobs=n_jobs)(
         delayed(fold_runs)(rows[folds != fold], fold_synthetic[fold], rows[folds == fold], label_column, (seed,),
@@ -183,24 +242,31 @@ def fold_runs(
     """One prediction of ``evaluation`` per method, classifier and seed, every model fitted on ``train`` (and,
     for real+synthetic, ``synthetic``) only."""
     _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)
-    methods = {REAL_ONLY: (train, None, None),
-               REAL_PLUS_SYNTHETIC: (pd.concat([train, synthetic[list(train.columns)]], ignore_index=True), None, None)}
-    if include_baselines:
-        methods[REAL_CLASS_WEIGHTS] = (train, None, "balanced")
-        methods[REAL_PLUS_SMOTE] = (train, "smote", None)
-        methods[REAL_PLUS_RANDOM_OVERSAMPLING] = (train, "random_oversampling", None)
     features = model_frame(evaluation, train, label_column)
     runs = []
     for seed in seeds:
+        capped, thinned = capped_training_rows(train, synthetic, label_column, seed)
+        methods = _method_rows(capped, thinned, include_baselines)
         for classifier in classifiers:
             for method, (rows, resampler, class_weight) in methods.items():
-                pipeline = downstream_pipeline(train, label_column, classifier, seed, resampler, class_weight)
+                pipeline = downstream_pipeline(capped, label_column, classifier, seed, resampler, class_weight)
                 pipeline.fit(model_frame(rows, train, label_column), rows[label_column].to_numpy())
                 proba = aligned_proba(pipeline, features, classes)
                 # the arg-max of the probabilities is what predict() returns for both classifiers
                 predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
                 runs.append(RunPrediction(method, classifier, int(seed), y_pred=predicted, y_proba=proba))
     return runs
+
+
+def _method_rows(train: pd.DataFrame, synthetic: pd.DataFrame, include_baselines: bool) -> dict:
+    """Each method's (training rows, resampler, class weight)."""
+    methods = {REAL_ONLY: (train, None, None),
+               REAL_PLUS_SYNTHETIC: (pd.concat([train, synthetic[list(train.columns)]], ignore_index=True), None, None)}
+    if include_baselines:
+        methods[REAL_CLASS_WEIGHTS] = (train, None, "balanced")
+        methods[REAL_PLUS_SMOTE] = (train, "smote", None)
+        methods[REAL_PLUS_RANDOM_OVERSAMPLING] = (train, "random_oversampling", None)
+    return methods
 
 
 def _joined_over_folds(by_fold: Mapping[int, list[RunPrediction]]) -> list[RunPrediction]:
