@@ -92,8 +92,13 @@ def plan(dataset: ImageDataset, config: PlanConfig) -> ImageSplit:
         raise ValueError(f"folds={config.folds}: images are judged on a validation split (a MedMNIST file's "
                          "official one when it has one); cross-fitting is for tables. Use folds 0 or 1")
     holdout = DEMO_HOLDOUT_FRACTION if config.holdout_fraction is None else config.holdout_fraction
-    if holdout <= 0:
-        raise ValueError("images need an outer holdout (holdout_fraction > 0) unless the file has official splits")
+    official = {"val", "test"} <= set(dataset.official_splits)
+    if official and config.holdout_fraction is not None:
+        raise ValueError(f"{dataset.source}: holdout_fraction applies to images without official splits; this "
+                         "file's own val and test splits decide and report (leave --holdout-fraction out)")
+    if holdout <= 0 and not official:
+        raise ValueError("images need an outer holdout (--holdout-fraction above 0) unless the file has official "
+                         "val and test splits")
     return split_images(dataset, config.seed, config.validation_fraction, holdout,
                         train_caps=_train_caps(dataset, config.scarce_train_rows))
 

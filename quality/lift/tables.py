@@ -201,7 +201,7 @@ def cross_fitted_lift_report(
     label_column: str,
     seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
     classifiers: Optional[Sequence[str]] = None,
-    evaluated_on: str = "cross_fit",
+    evaluated_on: Optional[str] = None,
     n_boot: int = BOOTSTRAP_RESAMPLES,
     n_jobs: int = 1,
 ) -> LiftReport:
@@ -212,8 +212,9 @@ def cross_fitted_lift_report(
     fold's training rows (one choice for every fold)."""
     from joblib import Parallel, delayed
 
-    classes = _classes(rows, label_column)
+    classes = _classes(rows, label_column, **{f"fold {fold} synthetic": frame for fold, frame in fold_synthetic.items()})
     judged = sorted(fold_synthetic)
+    evaluated_on = evaluated_on or f"{len(judged)}-fold cross-fit"
     if classifiers is None:
         classifiers = classifiers_for(min(int((folds != fold).sum()) for fold in judged) if judged else len(rows))
     tasks = [(fold, seed) for fold in judged for seed in seeds]
