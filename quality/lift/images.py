@@ -138,36 +138,12 @@ def image_lift_report(
     counts = np.bincount(train_labels, minlength=n_classes)
     minority_class = int(np.argmin(counts))
 
-    runs: list[RunPrediction] = []
-    wall_seconds: dict[str, float] = {}
-    n_train_rows: dict[str, int] = {}
-    for method in methods:
-        started = time.perf_counter()
-        for seed in seeds:
-            images, labels = _training_set(method, seed, train_images, train_labels,
-                                           synthetic_images, synthetic_labels)
-            augment = (batch_augmenter(classic_augmentation(image_size, channels, seed=seed))
-                       if "classic" in method else None)
-            model = train_classifier(images, labels, seed=seed, epochs=epochs, batch_size=batch_size,
-                                     augment=augment, device=device, n_classes=n_classes)
-            proba = predict_proba(model, eval_images)
-            runs.append(RunPrediction(method, CLASSIFIER_NAME, int(seed), proba.argmax(axis=1), proba))
-            n_train_rows[method] = int(len(labels))
-        wall_seconds[method] = time.perf_counter() - started
-
-    from sklearn.metrics import balanced_accuracy_score
-
-    per_seed = {
-        method: [balanced_accuracy_score(eval_labels, run.y_pred) for run in runs if run.method == method]
-        for method in methods
-    }
+    runs, wall_seconds, n_train_rows = _method_runs(
+        methods, seeds, train_images, train_labels, synthetic_images, synthetic_labels, eval_images,
+        dict(epochs=epochs, batch_size=batch_size, device=device, n_classes=n_classes))
+    per_seed = _balanced_accuracy_per_seed(runs, eval_labels, methods)
     classic_scores = {method: float(np.mean(per_seed[method])) for method in measured_classics}
-    if classic_reference is None:
-        best_classic, chosen_on = max(classic_scores, key=classic_scores.get), evaluated_on
-        rule = f"highest mean balanced accuracy over seeds on the {evaluated_on} split"
-    else:
-        best_classic, chosen_on = classic_reference, "another split"
-        rule = "given by the caller, chosen on another split"
+    best_classic, chosen_on, rule = _classic_reference(classic_scores, classic_reference, evaluated_on)
     report = build_lift_report(
         eval_labels, runs, classes=list(range(n_classes)), minority_class=minority_class,
         references=["real_only", best_classic], evaluated_on=evaluated_on, n_boot=n_boot,
@@ -190,6 +166,47 @@ def image_lift_report(
         "wall_seconds": wall_seconds,
     }
     return report, extra
+
+
+def _method_runs(methods: Sequence[str], seeds: Sequence[int], train_images: np.ndarray, train_labels: np.ndarray,
+                 synthetic_images: np.ndarray, synthetic_labels: np.ndarray, eval_images: np.ndarray,
+                 training: dict[str, Any]) -> tuple[list[RunPrediction], dict[str, float], dict[str, int]]:
+    """One CNN per method and seed, trained on that method's images and predicting ``eval_images``; with each
+    method's wall seconds and training-set size."""
+    image_size, channels = min(train_images.shape[1:3]), train_images.shape[-1]
+    runs: list[RunPrediction] = []
+    wall_seconds: dict[str, float] = {}
+    n_train_rows: dict[str, int] = {}
+    for method in methods:
+        started = time.perf_counter()
+        for seed in seeds:
+            images, labels = _training_set(method, seed, train_images, train_labels,
+                                           synthetic_images, synthetic_labels)
+            augment = (batch_augmenter(classic_augmentation(image_size, channels, seed=seed))
+                       if "classic" in method else None)
+            model = train_classifier(images, labels, seed=seed, augment=augment, **training)
+            proba = predict_proba(model, eval_images)
+            runs.append(RunPrediction(method, CLASSIFIER_NAME, int(seed), proba.argmax(axis=1), proba))
+            n_train_rows[method] = int(len(labels))
+        wall_seconds[method] = time.perf_counter() - started
+    return runs, wall_seconds, n_train_rows
+
+
+def _balanced_accuracy_per_seed(runs: Sequence[RunPrediction], eval_labels: np.ndarray,
+                                methods: Sequence[str]) -> dict[str, list[float]]:
+    from sklearn.metrics import balanced_accuracy_score
+
+    return {method: [balanced_accuracy_score(eval_labels, run.y_pred) for run in runs if run.method == method]
+            for method in methods}
+
+
+def _classic_reference(classic_scores: dict[str, float], classic_reference: Optional[str],
+                       evaluated_on: str) -> tuple[str, str, str]:
+    """The classic baseline to report against, the split it was chosen on, and the rule that chose it."""
+    if classic_reference is None:
+        return (max(classic_scores, key=classic_scores.get), evaluated_on,
+                f"highest mean balanced accuracy over seeds on the {evaluated_on} split")
+    return classic_reference, "another split", "given by the caller, chosen on another split"
 
 
 def _training_set(
