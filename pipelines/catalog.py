@@ -40,7 +40,7 @@ NAME_PATTERN = rf"[a-z0-9][a-z0-9_\-]{{0,{MAX_NAME_LENGTH - 1}}}"
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 HASH_BLOCK_BYTES = 1 << 20
 # Options that only one modality uses (the other would ignore them silently).
-OPTION_MODALITY = {"epochs": "tabular", "max_steps": "tabular", "image_steps": "image", "per_class": "image", "lift_epochs": "image",
+OPTION_MODALITY = {"epochs": "tabular", "max_steps": "tabular", "image_steps": "image", "image_minutes": "image", "per_class": "image", "lift_epochs": "image",
                    "image_size": "image", "drop_columns": "tabular", "keep_columns": "tabular",
                    "drop": "tabular", "keep": "tabular"}  # the command line's names of drop_columns, keep_columns
 # Settings added after the catalog's first release whose default is left out of ``entry_fingerprint``, so that
@@ -76,6 +76,8 @@ class TrainingBudget(BaseModel):
     epochs: Optional[int] = Field(default=None, gt=0)
     max_steps: Optional[int] = Field(default=None, ge=0, description="Tables: step budget (0: no cap).")
     image_steps: Optional[int] = Field(default=None, gt=0)
+    image_minutes: Optional[float] = Field(default=None, ge=0, allow_inf_nan=False,
+                                           description="Images: wall-clock budget of the GAN (0: none).")
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Seed of the split, the GAN and the sampler.")
     device: str = "auto"
     checkpoint_every: int = Field(default=0, ge=0)
@@ -88,11 +90,12 @@ class TrainingBudget(BaseModel):
 
     @model_serializer(mode="wrap")
     def _without_unset_step_budget(self, handler: Any) -> dict[str, Any]:
-        """``max_steps`` came after the catalog's first release: unset, it is left out of the dump, so the
+        """``max_steps`` and ``image_minutes`` came after the catalog's first release: unset, it is left out of the dump, so the
         entry fingerprint (and whether a run is due) stays what it was before it existed."""
         values = handler(self)
-        if values.get("max_steps", 0) is None:
-            values.pop("max_steps")
+        for later in ("max_steps", "image_minutes"):
+            if values.get(later, 0) is None:
+                values.pop(later)
         return values
 
 
@@ -205,7 +208,7 @@ class CatalogEntry(BaseModel):
     @classmethod
     def _budget_fits_modality(cls, training: TrainingBudget, info: ValidationInfo) -> TrainingBudget:
         if info.data.get("modality") is not None:
-            check_options_for_modality(info.data["modality"], training.model_dump(include={"epochs", "max_steps", "image_steps"}))
+            check_options_for_modality(info.data["modality"], training.model_dump(include={"epochs", "max_steps", "image_steps", "image_minutes"}))
         return training
 
     def run_config(self) -> dict[str, Any]:
@@ -214,7 +217,8 @@ class CatalogEntry(BaseModel):
         return augmentation_run_config(
             source=self.source, label=self.label or "", drop_columns=self.drop_columns,
             keep_columns=self.keep_columns, seed=budget.seed, device=budget.device,
-            epochs=budget.epochs, max_steps=budget.max_steps, image_steps=budget.image_steps, checkpoint_every=budget.checkpoint_every,
+            epochs=budget.epochs, max_steps=budget.max_steps, image_steps=budget.image_steps,
+            image_minutes=budget.image_minutes, checkpoint_every=budget.checkpoint_every,
             image_size=self.image_size, sampling_strategy=self.sampling_strategy, folds=self.folds,
             holdout_fraction=self.holdout_fraction, lift_seeds=self.lift_seeds,
             min_lift=self.min_lift, require_beat_baseline=self.require_beat_baseline,

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"tabular GAN: at most this many training steps, whatever the epochs (default "
                      f"{TABLE_GAN.max_steps}; 0: no cap)")
     run.add_argument("--image-steps", type=at_least(1), help=f"image GAN steps (default {IMAGE_GAN.steps})")
+    run.add_argument("--image-minutes", type=minutes_arg,
+                     help="image GAN: stop training when this many minutes are spent, or at --image-steps, whichever "
+                     f"comes first (default {IMAGE_GAN.budget_minutes:g}; 0: no budget)")
     run.add_argument("--seed", type=at_least(0, at_most=MAX_SEED), default=0,
                      help="seed of the split, the GAN and the sampler")
     run.add_argument("--sampling-strategy", type=sampling_strategy_arg, default="auto",
@@ -94,6 +97,17 @@ def at_least(minimum: int, at_most: Optional[int] = None) -> Callable[[str], int
             raise argparse.ArgumentTypeError(f"must be at most {at_most}, got {value}")
         return value
     return parse
+
+
+def minutes_arg(text: str) -> float:
+    """argparse type: a number of minutes, at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of minutes >= 0, got {text}")
+    return value
 
 
 def image_size_arg(text: str) -> int:
@@ -163,7 +177,8 @@ def check_run_options(args: argparse.Namespace) -> None:
     from quality.data.sources import modality_of
 
     check_options_for_modality(modality_of(args.source), {
-        "--epochs": args.epochs, "--max-steps": args.max_steps, "--image-steps": args.image_steps, "--per-class": args.per_class,
+        "--epochs": args.epochs, "--max-steps": args.max_steps, "--image-steps": args.image_steps,
+        "--image-minutes": args.image_minutes, "--per-class": args.per_class,
         "--lift-epochs": args.lift_epochs, "--image-size": args.image_size, "--drop": args.drop, "--keep": args.keep,
     })
     if args.device.startswith("cuda"):
@@ -190,7 +205,7 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return augmentation_run_config(
         source=args.source, label=args.label, drop_columns=args.drop or (), keep_columns=args.keep or (),
         seed=args.seed, device=args.device, epochs=args.epochs, max_steps=args.max_steps,
-        image_steps=args.image_steps, checkpoint_every=args.checkpoint_every, per_class=args.per_class,
+        image_steps=args.image_steps, image_minutes=args.image_minutes, checkpoint_every=args.checkpoint_every, per_class=args.per_class,
         sampling_strategy=args.sampling_strategy, folds=args.folds, holdout_fraction=args.holdout_fraction,
         lift_seeds=args.lift_seeds, lift_epochs=args.lift_epochs, image_size=args.image_size,
         min_lift=args.min_lift, require_beat_baseline=args.require_beat_baseline,

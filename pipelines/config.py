@@ -79,6 +79,10 @@ class GeneratorConfig(Config):
                            description="Tables: at most this many training steps, whatever the epochs (0: no cap).")
     batch_size: int = Field(default=TABLE_GAN.batch_size, description="Tables: rows per training step.")
     image_steps: int = Field(default=IMAGE_GAN.steps, description="Images: generator updates.")
+    image_minutes: float = Field(
+        default=IMAGE_GAN.budget_minutes, ge=0,
+        description="Images: wall-clock budget of the GAN's training, in minutes; it stops at image_steps or when "
+                    "the budget is spent, whichever comes first (0 or unset: no budget).")
     architecture: str = Field(default=IMAGE_GAN.architecture, description="Images: sngan, sngan_sa or dcgan.")
     loss: str = Field(default=IMAGE_GAN.loss, description="Images: hinge, vanilla, lsgan or wgan-gp.")
     checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,

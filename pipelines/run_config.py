@@ -18,6 +18,7 @@ def augmentation_run_config(
     epochs: Optional[int] = None,
     max_steps: Optional[int] = None,
     image_steps: Optional[int] = None,
+    image_minutes: Optional[float] = None,
     checkpoint_every: int = 0,
     per_class: bool = False,
     image_size: Optional[int] = None,
@@ -35,7 +36,8 @@ def augmentation_run_config(
     and only when they name a column."""
     generator: dict[str, Any] = {"seed": seed, "device": device, "per_class": per_class,
                                  "checkpoint_every": checkpoint_every}
-    generator.update(_given(epochs=epochs, max_steps=max_steps, image_steps=image_steps))
+    generator.update(_given(epochs=epochs, max_steps=max_steps, image_steps=image_steps,
+                            image_minutes=image_minutes))
     ops = {
         "raw_dataset": {"source": source, "label": label, **_given(image_size=image_size),
                         **_columns(drop_columns=drop_columns, keep_columns=keep_columns)},

@@ -23,7 +23,7 @@ from gan_models.image import (
     train_single_class,
 )
 from gan_models.image.architectures import resolution_plan
-from gan_models.image.diffaugment import cutout, translate
+from gan_models.image.diffaugment import cutout, cutout_small, translate, translate_reflect
 from gan_models.image.sampler import BalancedBatchSampler
 
 BREASTMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "breastmnist.npz"
@@ -105,6 +105,26 @@ def test_cutout_erases_at_most_a_quarter():
     erased_fraction = 1 - cutout(x, torch.Generator().manual_seed(0)).mean(dim=(1, 2, 3))
     assert erased_fraction.max() <= 0.25 + 1e-6
     assert erased_fraction.min() > 0
+
+
+def test_small_cutout_is_sized_to_the_image():
+    x = torch.ones(64, 1, 28, 28)
+    erased_fraction = 1 - cutout_small(x, torch.Generator().manual_seed(0)).mean(dim=(1, 2, 3))
+    assert erased_fraction.max() <= 49 / 784 + 1e-6  # a 7x7 square at 28 px (the default blanks 14x14)
+    assert erased_fraction.min() > 0
+    assert torch.isclose(erased_fraction.max(), torch.tensor(49 / 784))  # a square fully inside somewhere
+
+
+def test_reflect_translation_fills_the_border_with_image_pixels():
+    x = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.5  # every pixel in [0.5, 1)
+    zero_filled = translate(x, torch.Generator().manual_seed(0))
+    reflected = translate_reflect(x, torch.Generator().manual_seed(0))
+    assert (zero_filled == 0).any()  # the zero band the discriminator could learn to look for
+    assert reflected.min() >= 0.5  # no pixel that is not the image's own
+    unshifted = (zero_filled == x).flatten(1).all(dim=1)  # same draws: the same images did not move
+    assert torch.equal(unshifted, (reflected == x).flatten(1).all(dim=1))
+    assert torch.equal(diff_augment(x, "translation_reflect,cutout_small", torch.Generator().manual_seed(2)),
+                       diff_augment(x, "translation_reflect,cutout_small", torch.Generator().manual_seed(2)))
 
 
 def test_diff_augment_rejects_unknown_policy():
@@ -353,3 +373,78 @@ def test_other_variants_train_a_few_steps(breast_subset, architecture, loss):
     generated, generated_labels = collect(model.sample({0: 2, 1: 3}))
     assert generated.shape == (5, 28, 28, 1) and np.bincount(generated_labels).tolist() == [2, 3]
     assert all(np.isfinite(r["discriminator_loss"]) for r in model.loss_history)
+
+
+# --------------------------------------------------------------------------- speed: precision and the budget
+def test_precision_resolves_per_device(monkeypatch):
+    from gan_models.image.training import resolved_precision
+
+    cpu = torch.device("cpu")
+    assert resolved_precision("float32", cpu) is torch.float32
+    assert resolved_precision("bfloat16", cpu) is torch.bfloat16
+    assert resolved_precision("auto", torch.device("cuda")) is torch.bfloat16
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert resolved_precision("auto", cpu) is torch.float32  # bf16 without AMX is emulated: slower, not faster
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert resolved_precision("auto", cpu) is torch.bfloat16
+    with pytest.raises(ValueError, match="precision"):
+        tiny_config(precision="half")
+    with pytest.raises(ValueError, match="budget_minutes"):
+        tiny_config(budget_minutes=-1)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_each_precision_trains_and_repeats_exactly_on_the_cpu(breast_subset, precision):
+    images, labels = breast_subset
+    runs = [ImageGAN(tiny_config(steps=3, precision=precision)).fit(images, labels) for _ in range(2)]
+    assert runs[0].loss_history == runs[1].loss_history
+    assert np.array_equal(*(collect(run.sample({0: 3, 1: 3}))[0] for run in runs))
+
+
+def fake_clock(monkeypatch, seconds_per_reading: float) -> None:
+    """The trainer's budget clock advances ``seconds_per_reading`` each time it is read (no real timing)."""
+    import gan_models.image.trainer as trainer
+
+    readings = iter(range(10**6))
+    monkeypatch.setattr(trainer, "clock", lambda: next(readings) * seconds_per_reading)
+
+
+def test_the_budget_stops_training_early_and_says_so(breast_subset, monkeypatch, tmp_path):
+    images, labels = breast_subset
+    fake_clock(monkeypatch, 1.0)  # one second a step
+    calls = []
+    model = ImageGAN(tiny_config(steps=1000, budget_minutes=0.1, log_every=2)).fit(
+        images, labels, progress=lambda step, total, losses: calls.append((step, total)))
+    assert model.steps_done == 6 and model.stopped_by_budget  # 6 s of budget at 1 s a step
+    assert calls[-1] == (6, 6)  # the last report is complete, so the progress log ends at 100%
+    assert all(total < 1000 for _, total in calls)  # the projected end, not the unreachable step count
+    assert model.loss_history[-1]["step"] == 6
+    model.save(tmp_path / "budgeted")
+    assert ImageGAN.load(tmp_path / "budgeted").stopped_by_budget
+
+
+def test_without_a_budget_or_with_a_loose_one_every_step_is_done(breast_subset, monkeypatch):
+    images, labels = breast_subset
+    fake_clock(monkeypatch, 60.0)  # a minute a step: no budget means no stop
+    assert ImageGAN(tiny_config(steps=4)).fit(images, labels).steps_done == 4
+    loose = ImageGAN(tiny_config(steps=4, budget_minutes=100)).fit(images, labels)
+    assert loose.steps_done == 4 and not loose.stopped_by_budget
+
+
+def test_image_minutes_reaches_the_image_gan_and_tables_refuse_it():
+    from assets.modalities.image import gan_config
+    from pipelines.catalog import check_options_for_modality
+    from pipelines.cli import build_parser, run_config_from_args
+    from pipelines.config import GeneratorConfig
+
+    args = build_parser().parse_args(["run", "digits", "--image-minutes", "2.5"])
+    generator = run_config_from_args(args)["ops"]["gan_generator"]["config"]
+    assert generator["image_minutes"] == 2.5
+    assert gan_config(GeneratorConfig(**generator)).budget_minutes == 2.5
+    assert gan_config(GeneratorConfig()).budget_minutes == ImageGANConfig().budget_minutes
+    with pytest.raises(ValueError, match="--image-minutes applies to images only"):
+        check_options_for_modality("tabular", {"--image-minutes": 2.5})
+    from pipelines.cli import ArgumentError
+
+    with pytest.raises(ArgumentError, match="--image-minutes"):
+        build_parser().parse_args(["run", "digits", "--image-minutes", "-1"])

@@ -133,7 +133,8 @@ def _named_counts(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
 
 def gan_config(config: GeneratorConfig) -> ImageGANConfig:
     return ImageGANConfig(architecture=config.architecture, loss=config.loss, steps=config.image_steps,
-                          seed=config.seed, device=config.device, checkpoint_every=config.checkpoint_every)
+                          budget_minutes=config.image_minutes or 0.0, seed=config.seed, device=config.device,
+                          checkpoint_every=config.checkpoint_every)
 
 
 def training_parts(data: ImageSplit, config: GeneratorConfig) -> dict[str, int]:
@@ -187,6 +188,8 @@ def training_metadata(model, data: ImageSplit) -> dict[str, Any]:
     for name, value in model.metadata().items():
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             metadata[name] = value
+    if isinstance(model, ImageGAN):  # did the wall-clock budget (image_minutes) end training before its steps?
+        metadata["stopped_by_budget"] = bool(model.stopped_by_budget)
     history = _loss_history(model)
     if history:
         metadata["loss_curves"] = png_markdown(plots.loss_curves_png(history, x_key="step"), "loss curves")

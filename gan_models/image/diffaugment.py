@@ -19,6 +19,7 @@ Augmentation = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
 
 TRANSLATION_RATIO = 0.125  # shift by up to 1/8 of the image side, as in the paper
 CUTOUT_RATIO = 0.5  # erase a square half the image side
+SMALL_CUTOUT_RATIO = 0.25  # "cutout_small": a quarter of the side
 
 
 def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -44,12 +45,14 @@ def adjust_contrast(x: torch.Tensor, generator: torch.Generator | None = None) -
     return (x - image_mean) * (_uniform(x, generator) + 0.5) + image_mean
 
 
-def translate(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Shift each image by up to 1/8 of its side in each direction, filling with zeros."""
+def translate(x: torch.Tensor, generator: torch.Generator | None = None, padding: str = "constant") -> torch.Tensor:
+    """Shift each image by up to 1/8 of its side in each direction, filling the uncovered border by
+    ``padding``: ``"constant"`` (zeros, the paper's: a band of mid-grey a real scan never has, which the
+    discriminator can learn to look for), ``"reflect"`` or ``"replicate"`` (the image's own pixels)."""
     n, c, h, w = x.shape
     max_shift = max(1, int(round(min(h, w) * TRANSLATION_RATIO)))
     shifts = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator).to(x.device)
-    padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift))
+    padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift), mode=padding)
     # Output pixel (i, j) reads padded pixel (i + max_shift - dy, j + max_shift - dx).
     rows = torch.arange(h, device=x.device)[None, :] + max_shift - shifts[0][:, None]  # (N, H)
     cols = torch.arange(w, device=x.device)[None, :] + max_shift - shifts[1][:, None]  # (N, W)
@@ -59,10 +62,16 @@ def translate(x: torch.Tensor, generator: torch.Generator | None = None) -> torc
     return torch.gather(picked_rows, 3, col_index)
 
 
-def cutout(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Zero a square of half the image side at a random centre (it may hang over the border)."""
+def translate_reflect(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """:func:`translate` filling the border with the image's mirror image instead of zeros."""
+    return translate(x, generator, padding="reflect")
+
+
+def cutout(x: torch.Tensor, generator: torch.Generator | None = None, ratio: float = CUTOUT_RATIO) -> torch.Tensor:
+    """Zero a square of ``ratio`` times the image side (half by default) at a random centre (it may hang
+    over the border)."""
     n, _, h, w = x.shape
-    size_h, size_w = int(h * CUTOUT_RATIO + 0.5), int(w * CUTOUT_RATIO + 0.5)
+    size_h, size_w = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
     top = torch.randint(0, h + (1 - size_h % 2), (n,), generator=generator).to(x.device) - size_h // 2
     left = torch.randint(0, w + (1 - size_w % 2), (n,), generator=generator).to(x.device) - size_w // 2
     rows = torch.arange(h, device=x.device)[None, :]
@@ -73,10 +82,18 @@ def cutout(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.T
     return x * (~erased).to(x.dtype)[:, None, :, :]
 
 
+def cutout_small(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """:func:`cutout` of a square a quarter of the side (1/16 of the area: 7x7 px at 28 px), so a small
+    image keeps most of its content; the paper's half-side square blanks a quarter of it."""
+    return cutout(x, generator, ratio=SMALL_CUTOUT_RATIO)
+
+
 POLICIES: dict[str, list[Augmentation]] = {
     "color": [adjust_brightness, adjust_saturation, adjust_contrast],
     "translation": [translate],
+    "translation_reflect": [translate_reflect],
     "cutout": [cutout],
+    "cutout_small": [cutout_small],
 }
 
 

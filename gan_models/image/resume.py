@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_KIND = "image_gan"
 # Config fields that may change between an interrupted run and its resumption.
-RESUMABLE_CHANGES = ("steps", "checkpoint_every", "device", "log_every")
+RESUMABLE_CHANGES = ("steps", "checkpoint_every", "device", "log_every", "budget_minutes")
 
 
 def training_data_fingerprint(images: np.ndarray, labels: np.ndarray, classes: Sequence[int]) -> str:

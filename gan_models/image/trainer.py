@@ -27,14 +27,17 @@ from gan_models.image.resume import CHECKPOINT_KIND, restore_run, save_run_check
 from gan_models.image.sampler import BalancedBatchSampler
 from gan_models.image.training import (
     TrainingRun,
+    autocast,
     empty_loss_sums,
     make_optimizers,
     mean_losses,
+    resolved_precision,
     train_step,
 )
-from gan_models.runtime import autocast, device_for_loading, seed_everything, select_device
+from gan_models.runtime import device_for_loading, seed_everything, select_device
 
 Progress = Callable[[int, int, dict], None]
+clock = time.perf_counter  # the budget's clock (a test replaces it)
 
 
 class ImageGAN:
@@ -56,6 +59,7 @@ class ImageGAN:
         self.steps_done = 0
         self.train_seconds = 0.0
         self.device = torch.device("cpu")
+        self.stopped_by_budget = False
         self._resumed_from_step = 0
 
     # ----------------------------------------------------------------------- training
@@ -74,7 +78,9 @@ class ImageGAN:
         step count) and, when ``config.checkpoint_every > 0``, a new one is written that often and
         at the end; one written for another config, other images or labels, or by the tabular GAN is
         refused with a ValueError. ``progress(step, total, {"generator_loss", "discriminator_loss"})``
-        is called every ``config.log_every`` steps.
+        is called every ``config.log_every`` steps and at the last one. Under ``config.budget_minutes`` the
+        loop stops after the step that spends the budget (``stopped_by_budget``), and ``total`` is the step
+        it is then projected to stop at, so the caller's percentage and time left stay right.
         """
         images, labels, n_classes = validated_training_data(images, labels, n_classes)
         return self._fit(images, labels, list(range(n_classes)), progress, checkpoint_dir)
@@ -96,9 +102,9 @@ class ImageGAN:
         if checkpoint is not None:
             pending = restore_run(checkpoint, self, run, Path(checkpoint_dir), fingerprint)
         self._resumed_from_step = self.steps_done
-        started = time.perf_counter()
-        pending = self._train(run, pending, progress, checkpoint_dir, fingerprint)
-        self.train_seconds += time.perf_counter() - started
+        started = clock()
+        pending = self._train(run, pending, progress, checkpoint_dir, fingerprint, started)
+        self.train_seconds += clock() - started
         if checkpoint_dir is not None and self.config.checkpoint_every > 0:
             save_run_checkpoint(checkpoint_dir, self, run, pending, fingerprint)
         return self
@@ -111,7 +117,7 @@ class ImageGAN:
         self.image_size, self.channels = images.shape[1], images.shape[3]
         self.n_classes, self.classes = len(classes), [int(c) for c in classes]
         self._build_networks()
-        self.loss_history, self.steps_done = [], 0
+        self.loss_history, self.steps_done, self.stopped_by_budget = [], 0, False
         return TrainingRun(
             config=config,
             device=self.device,
@@ -123,26 +129,45 @@ class ImageGAN:
             real_images=torch.from_numpy(images).to(self.device),  # uint8 stays uint8 on the device
             sampler=BalancedBatchSampler(labels, self.n_classes),
             loss=get_loss(config.loss),
+            precision=resolved_precision(config.precision, self.device),
         )
 
     def _train(
-        self, run: TrainingRun, pending: dict, progress: Progress | None, checkpoint_dir: Path | None, fingerprint: str
+        self, run: TrainingRun, pending: dict, progress: Progress | None, checkpoint_dir: Path | None,
+        fingerprint: str, started: float,
     ) -> dict:
-        """Step to ``config.steps``, recording losses and writing checkpoints; returns the unrecorded loss sums."""
+        """Step to ``config.steps`` or until the budget is spent, recording losses and writing checkpoints;
+        returns the unrecorded loss sums."""
         config = self.config
+        budget = 60.0 * config.budget_minutes
+        first_step = self.steps_done
         while self.steps_done < config.steps:
             train_step(run, pending, self.steps_done)
             self.steps_done += 1
+            elapsed = clock() - started
+            self.stopped_by_budget = 0 < budget <= elapsed and self.steps_done < config.steps
+            last = self.steps_done == config.steps or self.stopped_by_budget
             record = None
-            if self.steps_done % config.log_every == 0 or self.steps_done == config.steps:
+            if self.steps_done % config.log_every == 0 or last:
                 record = mean_losses(pending, self.steps_done)
                 self.loss_history.append(record)
                 pending = empty_loss_sums(self.device)
             if self._checkpoint_due(checkpoint_dir):
                 save_run_checkpoint(checkpoint_dir, self, run, pending, fingerprint)
             if record is not None and progress is not None:
-                progress(self.steps_done, config.steps, record)
+                progress(self.steps_done, self._projected_total(budget, elapsed, first_step, last), record)
+            if self.stopped_by_budget:
+                break
         return pending
+
+    def _projected_total(self, budget: float, elapsed: float, first_step: int, last: bool) -> int:
+        """The step training will stop at: ``config.steps``, or sooner when the budget will run out first."""
+        steps = self.config.steps
+        if last or budget <= 0:
+            return self.steps_done if last else steps
+        pace = elapsed / max(1, self.steps_done - first_step)
+        reachable = self.steps_done + int(max(0.0, budget - elapsed) / pace) + 1 if pace > 0 else steps
+        return min(steps, max(self.steps_done + 1, reachable))
 
     def _checkpoint_due(self, checkpoint_dir: Path | None) -> bool:
         every = self.config.checkpoint_every
@@ -153,8 +178,9 @@ class ImageGAN:
         generator, discriminator = build_architecture(
             config.architecture, self.image_size, self.channels, self.n_classes, config.z_dim, config.base_channels
         )
-        self.generator = generator.to(self.device)
-        self.discriminator = discriminator.to(self.device)
+        # channels_last: oneDNN's fastest layout for these convolutions (1.3x on the CPU), same results.
+        self.generator = generator.to(self.device, memory_format=torch.channels_last)
+        self.discriminator = discriminator.to(self.device, memory_format=torch.channels_last)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
 
     # ----------------------------------------------------------------------- sampling
@@ -179,12 +205,13 @@ class ImageGAN:
         boundaries = np.cumsum([counts[c] for c in ordered])
         total = int(boundaries[-1]) if len(boundaries) else 0
         rng = torch.Generator().manual_seed(int(seed))
+        precision = resolved_precision(self.config.precision, self.device)
         for start in range(0, total, chunk_size):
             positions = np.arange(start, min(start + chunk_size, total))
             class_slots = np.searchsorted(boundaries, positions, side="right")
             labels = internal_labels[torch.from_numpy(class_slots)].to(self.device)
             z = torch.randn(positions.shape[0], self.config.z_dim, generator=rng).to(self.device)
-            with torch.no_grad(), autocast(self.device):
+            with torch.no_grad(), autocast(self.device, precision):
                 images = self.generator_ema(z, labels)
             yield to_uint8_nhwc(images), real_labels[class_slots]
 
@@ -203,6 +230,7 @@ class ImageGAN:
             "n_classes": self.n_classes,
             "classes": self.classes,
             "steps_done": self.steps_done,
+            "stopped_by_budget": self.stopped_by_budget,
             "train_seconds": self.train_seconds,
             "device": str(self.device),
             "loss_history": self.loss_history,
@@ -248,6 +276,7 @@ class ImageGAN:
         model.classes = [int(c) for c in meta["classes"]]
         model.n_classes = len(model.classes)
         model.steps_done, model.train_seconds = meta["steps_done"], meta["train_seconds"]
+        model.stopped_by_budget = bool(meta.get("stopped_by_budget", False))
         model.loss_history = meta["loss_history"]
         model._build_networks()
         for name, network in (

@@ -3,7 +3,9 @@ generator step, and the update of the exponential moving average (EMA) of the ge
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.nn as nn
@@ -13,7 +15,6 @@ from gan_models.image.data import to_model_range
 from gan_models.image.diffaugment import diff_augment
 from gan_models.image.losses import GANLoss
 from gan_models.image.sampler import BalancedBatchSampler
-from gan_models.runtime import autocast
 
 
 @dataclass
@@ -30,6 +31,28 @@ class TrainingRun:
     real_images: torch.Tensor  # uint8 (N, H, W, C) on the device
     sampler: BalancedBatchSampler
     loss: GANLoss
+    precision: torch.dtype = torch.float32  # the autocast dtype of the forward passes (resolved_precision)
+
+
+def resolved_precision(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype ``precision`` means on ``device``: ``"auto"`` is bfloat16 on CUDA and on CPUs with AMX bf16
+    tiles (where oneDNN runs bf16 convolutions natively), float32 on other CPUs (bf16 there is emulated)."""
+    if precision == "float32":
+        return torch.float32
+    if precision == "bfloat16" or device.type == "cuda":
+        return torch.bfloat16
+    amx = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)
+    return torch.bfloat16 if device.type == "cpu" and amx is not None and amx() else torch.float32
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
+    """Autocast to ``dtype`` on ``device``; a no-op for float32. Losses promote scores to float32."""
+    if dtype == torch.float32:
+        yield
+    else:
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            yield
 
 
 def make_optimizers(
@@ -76,9 +99,10 @@ def _random_latents(run: TrainingRun, labels: torch.Tensor) -> tuple[torch.Tenso
 def discriminator_step(run: TrainingRun) -> torch.Tensor:
     config, discriminator, loss = run.config, run.discriminator, run.loss
     indices, labels = run.sampler.sample(config.batch_size, run.rng)
-    real = to_model_range(run.real_images[indices.to(run.device)])
+    # NHWC uint8 permuted to NCHW is already channels_last in memory: the layout oneDNN convolves fastest.
+    real = to_model_range(run.real_images[indices.to(run.device)]).contiguous(memory_format=torch.channels_last)
     z, labels = _random_latents(run, labels)
-    with autocast(run.device):
+    with autocast(run.device, run.precision):
         with torch.no_grad():
             fake = run.generator(z, labels)
         real_augmented = diff_augment(real, config.diffaugment, run.rng)
@@ -101,7 +125,7 @@ def generator_step(run: TrainingRun) -> torch.Tensor:
     optimizer = run.optimizers["generator"]
     run.discriminator.requires_grad_(False)  # gradients flow through D to G, but D's own are not needed
     try:
-        with autocast(run.device):
+        with autocast(run.device, run.precision):
             fake = run.generator(z, labels)
             d_fake = run.discriminator(diff_augment(fake, run.config.diffaugment, run.rng), labels)
             g_loss = run.loss.generator_loss(d_fake)
@@ -117,7 +141,6 @@ def generator_step(run: TrainingRun) -> torch.Tensor:
 def update_ema(generator_ema: nn.Module, generator: nn.Module, ema_decay: float, steps_done: int) -> None:
     # Warm-up: early on the average follows G closely, so it is not anchored to random init.
     decay = min(ema_decay, (1.0 + steps_done) / (10.0 + steps_done))
-    for ema_param, param in zip(generator_ema.parameters(), generator.parameters()):
-        ema_param.lerp_(param, 1.0 - decay)
+    torch._foreach_lerp_(list(generator_ema.parameters()), list(generator.parameters()), 1.0 - decay)
     for ema_buffer, buffer in zip(generator_ema.buffers(), generator.buffers()):
         ema_buffer.copy_(buffer)
