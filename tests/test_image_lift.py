@@ -153,3 +153,33 @@ def test_lift_inputs_are_checked(small_task):
         image_lift_report(*args, eval_images[:, :4], eval_labels, seeds=(0,), epochs=1)
     with pytest.raises(ValueError, match="unknown method"):
         image_lift_report(*args, eval_images, eval_labels, methods=("real_only", "real+smote"))
+
+
+def test_several_splits_share_one_training_and_match_split_by_split_reports(small_task, monkeypatch):
+    from quality.lift.images import image_lift_reports
+
+    split, eval_images, eval_labels = small_task
+    synthetic_images, synthetic_labels = stand_in_synthetic(split)
+    methods = ("real_only", "real+oversampling", "real+classic", "real+synthetic")
+    common = dict(seeds=(0,), epochs=1, n_boot=50, device="cpu", methods=methods)
+    args = (split.train_images, split.train_labels, synthetic_images, synthetic_labels)
+    fits = []
+
+    def counting_train_classifier(images, labels, **kwargs):
+        fits.append(len(labels))
+        return train_classifier(images, labels, **kwargs)
+
+    monkeypatch.setattr(image_lift, "train_classifier", counting_train_classifier)
+    both = image_lift_reports(*args, {"validation": (split.validation_images, split.validation_labels),
+                                      "holdout": (eval_images, eval_labels)}, **common)
+    assert len(fits) == len(methods)  # one CNN per method and seed, whatever the number of splits
+    validation = image_lift_report(*args, split.validation_images, split.validation_labels, **common)
+    chosen = validation[1]["best_classic_baseline"]
+    holdout = image_lift_report(*args, eval_images, eval_labels, evaluated_on="holdout",
+                                classic_reference=chosen, **common)
+    for name, alone in (("validation", validation), ("holdout", holdout)):
+        report, extra = both[name]
+        assert report.to_dict() == alone[0].to_dict()
+        assert extra["balanced_accuracy_per_seed"] == alone[1]["balanced_accuracy_per_seed"]
+    assert both["holdout"][1]["best_classic_baseline"] == chosen
+    assert both["holdout"][1]["best_classic_chosen_on"] == "another split"

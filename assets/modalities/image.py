@@ -25,7 +25,7 @@ from quality.data.images import (
     DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_medmnist_npz,
     constant_classes, publication_folder_name, split_images,
 )
-from quality.lift.images import image_lift_report
+from quality.lift.images import image_lift_reports
 from quality.report.markdown import markdown_table
 from quality.checks.result import CheckResult
 
@@ -281,17 +281,14 @@ def _grid_from_arrays(data: ImageSplit, synthetic: SyntheticImages) -> np.ndarra
 
 
 def measure_lift(data: ImageSplit, synthetic: SyntheticImages, config: LiftConfig, log: Callable) -> LiftResult:
-    results, classic_reference = {}, None
-    for part in ("validation", "holdout"):  # the holdout report takes the baseline chosen on validation
-        log(f"training the downstream CNN over seeds {config.seeds} ({config.image_epochs} epochs), "
-            f"evaluating on the {part} split")
-        results[part] = image_lift_report(
-            data.train_images, data.train_labels, synthetic.images, synthetic.labels,
-            getattr(data, f"{part}_images"), getattr(data, f"{part}_labels"),
-            seeds=tuple(config.seeds), epochs=config.image_epochs, evaluated_on=part, n_boot=config.n_boot,
-            classic_reference=classic_reference,
-        )
-        classic_reference = results[part][1]["best_classic_baseline"]
+    # One CNN per method and seed predicts both splits; the holdout report takes the baseline chosen on validation.
+    log(f"training the downstream CNN over seeds {config.seeds} ({config.image_epochs} epochs), "
+        "evaluating on the validation and holdout splits")
+    results = image_lift_reports(
+        data.train_images, data.train_labels, synthetic.images, synthetic.labels,
+        {part: (getattr(data, f"{part}_images"), getattr(data, f"{part}_labels")) for part in ("validation", "holdout")},
+        seeds=tuple(config.seeds), epochs=config.image_epochs, n_boot=config.n_boot,
+    )
     decision_report, decision_extras = results["validation"]
     final_report, final_extras = results["holdout"]
     return LiftResult(

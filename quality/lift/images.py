@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -120,12 +120,38 @@ def image_lift_report(
     that decided publication and chooses nothing itself.
     ``methods`` may drop methods (``real_only`` and at least one classic baseline must stay).
     """
-    train_labels, synthetic_labels, eval_labels = (
-        np.asarray(train_labels, np.int64), np.asarray(synthetic_labels, np.int64).reshape(-1),
-        np.asarray(eval_labels, np.int64),
-    )
-    n_classes = _validated_inputs(train_images, train_labels, synthetic_images, synthetic_labels,
-                                  eval_images, eval_labels, methods)
+    return image_lift_reports(
+        train_images, train_labels, synthetic_images, synthetic_labels, {evaluated_on: (eval_images, eval_labels)},
+        seeds=seeds, epochs=epochs, n_boot=n_boot, device=device, batch_size=batch_size, methods=methods,
+        classic_reference=classic_reference,
+    )[evaluated_on]
+
+
+def image_lift_reports(
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    synthetic_images: np.ndarray,
+    synthetic_labels: np.ndarray,
+    evaluations: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    seeds: Sequence[int] = DEFAULT_LIFT_SEEDS,
+    epochs: int = CNN_EPOCHS,
+    n_boot: int = BOOTSTRAP_RESAMPLES,
+    device: str = "auto",
+    batch_size: int = 64,
+    methods: Sequence[str] = METHODS,
+    classic_reference: Optional[str] = None,
+) -> dict[str, tuple[LiftReport, dict[str, Any]]]:
+    """:func:`image_lift_report` for several evaluation splits (name -> ``(images, labels)``) at the cost of
+    one: each CNN is trained once per method and seed (its training never sees an evaluation split) and
+    predicts every split. The first split chooses the classic baseline (unless ``classic_reference`` is
+    given); the later ones take its choice. Reports are those :func:`image_lift_report` gives split by split."""
+    if not evaluations:
+        raise ValueError("evaluations is empty; the lift needs at least one split of real evaluation images")
+    train_labels, synthetic_labels = np.asarray(train_labels, np.int64), np.asarray(synthetic_labels, np.int64).reshape(-1)
+    evaluations = {name: (images, np.asarray(labels, np.int64)) for name, (images, labels) in evaluations.items()}
+    for images, labels in evaluations.values():
+        n_classes = _validated_inputs(train_images, train_labels, synthetic_images, synthetic_labels,
+                                      images, labels, methods)
     measured_classics = [m for m in CLASSIC_METHODS if m in methods]
     if classic_reference is not None and classic_reference not in measured_classics:
         raise ValueError(f"classic_reference {classic_reference!r} is not among the classic baselines measured "
@@ -138,43 +164,49 @@ def image_lift_report(
     counts = np.bincount(train_labels, minlength=n_classes)
     minority_class = int(np.argmin(counts))
 
-    runs, wall_seconds, n_train_rows = _method_runs(
-        methods, seeds, train_images, train_labels, synthetic_images, synthetic_labels, eval_images,
+    runs_by_split, wall_seconds, n_train_rows = _method_runs(
+        methods, seeds, train_images, train_labels, synthetic_images, synthetic_labels,
+        {name: images for name, (images, _) in evaluations.items()},
         dict(epochs=epochs, batch_size=batch_size, device=device, n_classes=n_classes))
-    per_seed = _balanced_accuracy_per_seed(runs, eval_labels, methods)
-    classic_scores = {method: float(np.mean(per_seed[method])) for method in measured_classics}
-    best_classic, chosen_on, rule = _classic_reference(classic_scores, classic_reference, evaluated_on)
-    report = build_lift_report(
-        eval_labels, runs, classes=list(range(n_classes)), minority_class=minority_class,
-        references=["real_only", best_classic], evaluated_on=evaluated_on, n_boot=n_boot,
-    )
-    extra = {
-        "best_classic_baseline": best_classic,
-        "best_classic_chosen_on": chosen_on,
-        "best_classic_rule": rule,
-        "classic_baseline_balanced_accuracy": classic_scores,
-        "balanced_accuracy_per_seed": per_seed,
-        "augmentation_pipeline": classic_augmentation_spec(image_size, channels),
-        "methods": methods,
-        "skipped_methods": skipped,
-        "minority_class": minority_class,
-        "classifier": CLASSIFIER_NAME,
-        "epochs": int(epochs),
-        "seeds": [int(s) for s in seeds],
-        "n_train_rows": n_train_rows,
-        "n_eval_rows": int(len(eval_labels)),
-        "wall_seconds": wall_seconds,
-    }
-    return report, extra
+    reports = {}
+    for evaluated_on, (_, eval_labels) in evaluations.items():
+        runs = runs_by_split[evaluated_on]
+        per_seed = _balanced_accuracy_per_seed(runs, eval_labels, methods)
+        classic_scores = {method: float(np.mean(per_seed[method])) for method in measured_classics}
+        best_classic, chosen_on, rule = _classic_reference(classic_scores, classic_reference, evaluated_on)
+        report = build_lift_report(
+            eval_labels, runs, classes=list(range(n_classes)), minority_class=minority_class,
+            references=["real_only", best_classic], evaluated_on=evaluated_on, n_boot=n_boot,
+        )
+        reports[evaluated_on] = report, {
+            "best_classic_baseline": best_classic,
+            "best_classic_chosen_on": chosen_on,
+            "best_classic_rule": rule,
+            "classic_baseline_balanced_accuracy": classic_scores,
+            "balanced_accuracy_per_seed": per_seed,
+            "augmentation_pipeline": classic_augmentation_spec(image_size, channels),
+            "methods": methods,
+            "skipped_methods": skipped,
+            "minority_class": minority_class,
+            "classifier": CLASSIFIER_NAME,
+            "epochs": int(epochs),
+            "seeds": [int(s) for s in seeds],
+            "n_train_rows": n_train_rows,
+            "n_eval_rows": int(len(eval_labels)),
+            "wall_seconds": wall_seconds,
+        }
+        classic_reference = best_classic  # the later splits report the comparison the first one chose
+    return reports
 
 
 def _method_runs(methods: Sequence[str], seeds: Sequence[int], train_images: np.ndarray, train_labels: np.ndarray,
-                 synthetic_images: np.ndarray, synthetic_labels: np.ndarray, eval_images: np.ndarray,
-                 training: dict[str, Any]) -> tuple[list[RunPrediction], dict[str, float], dict[str, int]]:
-    """One CNN per method and seed, trained on that method's images and predicting ``eval_images``; with each
-    method's wall seconds and training-set size."""
+                 synthetic_images: np.ndarray, synthetic_labels: np.ndarray, eval_sets: Mapping[str, np.ndarray],
+                 training: dict[str, Any]) -> tuple[dict[str, list[RunPrediction]], dict[str, float], dict[str, int]]:
+    """One CNN per method and seed, trained on that method's images and predicting each of ``eval_sets``
+    (by split name); with each method's wall seconds (training and every split's predictions) and
+    training-set size."""
     image_size, channels = min(train_images.shape[1:3]), train_images.shape[-1]
-    runs: list[RunPrediction] = []
+    runs: dict[str, list[RunPrediction]] = {name: [] for name in eval_sets}
     wall_seconds: dict[str, float] = {}
     n_train_rows: dict[str, int] = {}
     for method in methods:
@@ -185,8 +217,9 @@ def _method_runs(methods: Sequence[str], seeds: Sequence[int], train_images: np.
             augment = (batch_augmenter(classic_augmentation(image_size, channels, seed=seed))
                        if "classic" in method else None)
             model = train_classifier(images, labels, seed=seed, augment=augment, **training)
-            proba = predict_proba(model, eval_images)
-            runs.append(RunPrediction(method, CLASSIFIER_NAME, int(seed), proba.argmax(axis=1), proba))
+            for name, eval_images in eval_sets.items():
+                proba = predict_proba(model, eval_images)
+                runs[name].append(RunPrediction(method, CLASSIFIER_NAME, int(seed), proba.argmax(axis=1), proba))
             n_train_rows[method] = int(len(labels))
         wall_seconds[method] = time.perf_counter() - started
     return runs, wall_seconds, n_train_rows
