@@ -118,12 +118,16 @@ def image_size_arg(text: str) -> int:
     return value
 
 
-def fraction_arg(text: str) -> float:
-    """argparse type: a share in [0, 0.5)."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def fraction_arg(text: str) -> float:
+    """argparse type: a share in [0, 0.5)."""
+    value = _number(text)
     if not 0 <= value < 0.5:
         raise argparse.ArgumentTypeError(f"must lie in [0, 0.5), got {value}")
     return value
@@ -132,10 +136,7 @@ def fraction_arg(text: str) -> float:
 def min_lift_arg(text: str) -> float:
     from pipelines.catalog import check_min_lift
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(text)
     _checked(check_min_lift, value)
     return value
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from gan_models.image import ImageGANConfig
 from gan_models.sampling import parse_sampling_strategy
 from gan_models.tabular import TabularGANConfig
+from gan_models.tabular.config import SAMPLE_CHUNK_ROWS
 from pipelines.catalog import check_min_lift
 from pipelines.run_config import MAX_SEED
 from quality.checks.thresholds import THRESHOLDS
@@ -24,7 +25,6 @@ from quality.lift.tables import DEFAULT_LIFT_JOBS
 
 TABLE_GAN = TabularGANConfig()
 IMAGE_GAN = ImageGANConfig()
-SAMPLE_CHUNK_ROWS = 100_000
 
 # Tag of runs started by `synthlift run`: an interrupt there stops the run (elsewhere a retry may follow it).
 INTERACTIVE_RUN_TAG = "synthlift/interactive"

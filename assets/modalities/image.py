@@ -155,7 +155,7 @@ def train_part(data: ImageSplit, config: GeneratorConfig, part: int, progress: C
 
 
 def resumed_from_step(model: ImageGAN) -> int:
-    return int(getattr(model, "resumed_from_step", 0))
+    return int(model.training_info.get("resumed_from_step", 0))
 
 
 def combine_parts(data: ImageSplit, parts: list[ImageGAN]):

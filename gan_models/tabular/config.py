@@ -19,6 +19,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, NamedTuple
 
 
+# Rows generated at a time: memory stays flat however many rows are asked for.
+SAMPLE_CHUNK_ROWS = 100_000
+
+
 @dataclass
 class TabularGANConfig:
     """Hyper-parameters of the tabular GAN: CTGAN's defaults (see the module docstring for epochs) except

@@ -49,7 +49,7 @@ from gan_models.checkpoint import (
 )
 from gan_models.runtime import device_for_loading, seed_everything, select_device
 from gan_models.tabular.conditional import ConditionalGenerator
-from gan_models.tabular.config import TabularGANConfig
+from gan_models.tabular.config import SAMPLE_CHUNK_ROWS, TabularGANConfig
 from gan_models.tabular.encoder import TabularEncoder, is_continuous_dtype
 from gan_models.tabular.networks import Generator
 from gan_models.tabular.sampler import ConditionSpace
@@ -156,7 +156,7 @@ class TabularGAN:
 
     # ------------------------------------------------------------------------------------ sample
     def sample(
-        self, class_counts: Mapping[Hashable, int], chunk_size: int = 100_000, seed: int | None = None
+        self, class_counts: Mapping[Hashable, int], chunk_size: int = SAMPLE_CHUNK_ROWS, seed: int | None = None
     ) -> Iterator[pd.DataFrame]:
         """Yield DataFrames of generated rows, at most ``chunk_size`` rows each, with exactly
         ``class_counts[cls]`` rows of each class in total and the training table's columns and dtypes.
