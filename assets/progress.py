@@ -28,6 +28,12 @@ def progress_logger(context: AssetExecutionContext, what: str, every_percent: in
     return report
 
 
+def count_progress(log: Callable[[str], None], what: str) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that logs ``what`` done so far, with the time left."""
+    started = time.perf_counter()
+    return lambda done, total: log(f"{what}: {done}/{total} done{eta(started, done, total)}")
+
+
 def eta(started: float, done: int, total: int) -> str:
     """``", about N s left"`` from the pace since ``started`` (a ``time.perf_counter()`` reading)."""
     if done <= 0 or done >= total:

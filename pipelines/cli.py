@@ -177,11 +177,16 @@ def check_run_options(args: argparse.Namespace) -> None:
     from pipelines.catalog import check_options_for_modality
     from quality.data.sources import modality_of
 
-    check_options_for_modality(modality_of(args.source), {
+    modality = modality_of(args.source)
+    check_options_for_modality(modality, {
         "--epochs": args.epochs, "--max-steps": args.max_steps, "--image-steps": args.image_steps,
         "--image-minutes": args.image_minutes, "--per-class": args.per_class,
         "--lift-epochs": args.lift_epochs, "--image-size": args.image_size, "--drop": args.drop, "--keep": args.keep,
     })
+    if modality == "image" and args.folds is not None and args.folds > 1:
+        from quality.data.plan import IMAGES_KEEP_THEIR_SPLIT
+
+        raise ValueError(f"--folds {args.folds}: {IMAGES_KEEP_THEIR_SPLIT}. Use --folds 0 or 1")
     if args.device.startswith("cuda"):
         from gan_models.runtime import select_device  # imports torch: only when a GPU is asked for
 

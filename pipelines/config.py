@@ -114,7 +114,8 @@ class LiftConfig(Config):
     n_boot: int = Field(default=BOOTSTRAP_RESAMPLES, description="Paired bootstrap resamples for the confidence intervals.")
     image_epochs: int = Field(default=CNN_EPOCHS, description="Images: epochs of the downstream CNN.")
     jobs: int = Field(default=DEFAULT_LIFT_JOBS, ge=1,
-                      description="Tables: processes that fit the downstream classifiers of the folds side by side.")
+                      description="Processes that train the downstream models side by side (tables: a fold and seed "
+                      "each; images: a method and seed each, one at a time on a GPU).")
 
     @field_validator("seeds")
     @classmethod

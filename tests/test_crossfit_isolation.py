@@ -18,7 +18,7 @@ def _folds_present(frame: pd.DataFrame, fold_of_marker: dict) -> set:
 
 @pytest.mark.slow
 def test_each_fold_is_judged_only_by_models_that_never_saw_it(tmp_path, monkeypatch, patients_csv):
-    gan_frames, encoder_frames, fitted, predicted = [], [], {}, []
+    gan_frames, encoder_frames, predicted = [], [], []
 
     def spy_frames(store, function):
         def wrapper(*args, **kwargs):
@@ -27,11 +27,11 @@ def test_each_fold_is_judged_only_by_models_that_never_saw_it(tmp_path, monkeypa
         return wrapper
 
     def spy_fit(self, X, *args, **kwargs):
-        fitted[id(self)] = X.copy()
+        self.spied_training_rows = X.copy()  # on the pipeline itself: an id() may be reused once it is freed
         return original_fit(self, X, *args, **kwargs)
 
     def spy_predict(self, X, *args, **kwargs):
-        predicted.append((id(self), X.copy()))
+        predicted.append((self.spied_training_rows, X.copy()))
         return original_predict(self, X, *args, **kwargs)
 
     original_fit, original_predict = Pipeline.fit, Pipeline.predict_proba
@@ -61,9 +61,9 @@ def test_each_fold_is_judged_only_by_models_that_never_saw_it(tmp_path, monkeypa
 
     # every prediction of a fold comes from a pipeline (imputer, resampler, scaler, classifier) fitted without it
     assert predicted, "no classifier predicted: the test would prove nothing"
-    for pipeline, frame in predicted:
+    for training_rows, frame in predicted:
         (judged,) = _folds_present(frame, fold_of_marker)
         assert len(_folds_present(frame, fold_of_marker)) == 1
-        assert judged not in _folds_present(fitted[pipeline], fold_of_marker)
-        real_rows_fitted = set(fitted[pipeline]["marker"].round(10)) & set(fold_of_marker)
+        assert judged not in _folds_present(training_rows, fold_of_marker)
+        real_rows_fitted = set(training_rows["marker"].round(10)) & set(fold_of_marker)
         assert real_rows_fitted == {m for m, f in fold_of_marker.items() if f != judged}

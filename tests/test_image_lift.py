@@ -183,3 +183,24 @@ def test_several_splits_share_one_training_and_match_split_by_split_reports(smal
         assert extra["balanced_accuracy_per_seed"] == alone[1]["balanced_accuracy_per_seed"]
     assert both["holdout"][1]["best_classic_baseline"] == chosen
     assert both["holdout"][1]["best_classic_chosen_on"] == "another split"
+
+
+def test_cnns_trained_in_two_processes_are_listed_in_order_and_repeat_exactly(small_task):
+    from quality.lift.images import image_lift_reports
+
+    split, eval_images, eval_labels = small_task
+    synthetic_images, synthetic_labels = stand_in_synthetic(split)
+    methods = ("real_only", "real+classic", "real+synthetic")
+    seen = []
+    common = dict(seeds=(0, 1), epochs=1, n_boot=50, device="cpu", methods=methods, n_jobs=2)
+    args = (split.train_images, split.train_labels, synthetic_images, synthetic_labels,
+            {"holdout": (eval_images, eval_labels)})
+    report, extra = image_lift_reports(*args, progress=lambda done, total: seen.append((done, total)),
+                                       **common)["holdout"]
+    assert seen == [(done, 6) for done in range(1, 7)]
+    assert extra["methods"] == list(methods) and set(extra["wall_seconds"]) == set(methods)
+    assert all(seconds > 0 for seconds in extra["wall_seconds"].values())
+    again, _ = image_lift_reports(*args, **common)["holdout"]
+    assert again.to_dict() == report.to_dict()
+    assert {method: len(scores) for method, scores in extra["balanced_accuracy_per_seed"].items()} == {
+        method: 2 for method in methods}

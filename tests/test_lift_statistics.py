@@ -26,6 +26,27 @@ def test_unit_weight_metrics_match_scikit_learn(k):
     assert got["auc"] == pytest.approx(expected_auc)
 
 
+@pytest.mark.parametrize("k", [2, 4])
+def test_bootstrap_count_metrics_match_scikit_learn_with_those_sample_weights(k):
+    rng = np.random.default_rng(3)
+    y, proba = _random_predictions(rng, 400, k)
+    pred = proba.argmax(axis=1)
+    draws = rng.multinomial(400, np.full(400, 1 / 400), size=3).astype(float)
+    got = weighted_metrics(y, pred, proba, 0, draws)
+    for b, weights in enumerate(draws):
+        assert got["balanced_accuracy"][b] == pytest.approx(balanced_accuracy_score(y, pred, sample_weight=weights))
+        assert got["auprc"][b] == pytest.approx(average_precision_score(y == 0, proba[:, 0], sample_weight=weights))
+        expected_auc = (roc_auc_score(y, proba, multi_class="ovr", average="macro", sample_weight=weights) if k > 2
+                        else roc_auc_score(y, proba[:, 1], sample_weight=weights))
+        assert got["auc"][b] == pytest.approx(expected_auc)
+
+
+def test_weights_must_be_whole_draw_counts():
+    y, proba = _random_predictions(np.random.default_rng(4), 20, 2)
+    with pytest.raises(ValueError, match="whole, non-negative counts"):
+        weighted_metrics(y, proba.argmax(axis=1), proba, 0, np.full((1, 20), 0.5))
+
+
 def _runs(method, y, accuracy, rng, seeds=range(5)):
     runs = []
     for seed in seeds:

@@ -69,3 +69,11 @@ def test_a_tables_plan_keeps_a_fold_out_of_its_own_training_rows():
 def test_only_the_deciding_rows_may_decide():
     assert is_deciding(judged_on(choose_protocol(labels(a=20, b=200)))) and is_deciding("validation")
     assert not is_deciding("holdout") and not is_deciding("train")
+
+
+def test_the_command_line_refuses_folds_for_images_before_anything_runs(tmp_path, capsys):
+    from pipelines.cli import main
+
+    assert main(["run", "digits", "--folds", "3", "--out", str(tmp_path), "--json"]) != 0
+    assert "--folds 3: images are judged on a validation split" in capsys.readouterr().out
+    assert not (tmp_path / "artifacts").exists()

@@ -97,3 +97,35 @@ def test_tables_with_few_levels_keep_their_encoder_state():
     table = pd.DataFrame({"c": ["a", "b", "a", None], "y": [0, 1, 0, 1]})
     state = TabularEncoder().fit(table, ["c", "y"]).column_state("c")
     assert "other" not in state and state["categories"] == ["a", "b"]
+
+
+def _two_class_table(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"x": rng.normal(size=rows), "z": rng.normal(size=rows), "y": rng.integers(0, 2, rows)})
+
+
+def test_privacy_measures_the_close_fraction_on_a_subsample_and_looks_for_copies_in_every_row(monkeypatch):
+    from quality.checks import privacy
+
+    monkeypatch.setattr(privacy, "MAX_CLOSE_FRACTION_ROWS", 50)
+    train, validation = _two_class_table(400, 4), _two_class_table(200, 5)
+    fresh = _two_class_table(300, 6)
+    copies = pd.concat([fresh, train.tail(2)], ignore_index=True)  # the copies sit past any subsample's start
+    result = privacy.privacy_check(train, validation, copies, "y")
+    assert result.metrics["n_synthetic"] == 302 and result.metrics["n_close_fraction_rows"] == 50
+    assert result.metrics["exact_copies"] == 2 and not result.passed
+    clean = privacy.privacy_check(train, validation, fresh, "y")
+    assert clean.passed, clean.details
+    monkeypatch.setattr(privacy, "MAX_CLOSE_FRACTION_ROWS", 10_000)
+    assert privacy.privacy_check(train, validation, fresh, "y").metrics["n_close_fraction_rows"] == 300
+
+
+def test_the_two_sample_test_compares_at_most_its_cap_of_rows_per_class(monkeypatch):
+    from quality.checks import fidelity
+
+    seen = []
+    measure = fidelity._forest_c2st_auc
+    monkeypatch.setattr(fidelity, "C2ST_MAX_ROWS_PER_CLASS", 40)
+    monkeypatch.setattr(fidelity, "_forest_c2st_auc", lambda real, fake, seed: seen.append(len(real)) or measure(real, fake, seed))
+    fidelity.fidelity_check(_two_class_table(400, 7), _two_class_table(300, 8), "y")
+    assert seen and max(seen) == 80 and sorted(seen)[:-1] == [40, 40]  # two classes of 40, then both pooled

@@ -11,11 +11,12 @@ import pandas as pd
 from dagster import MetadataValue
 
 from assets.metadata import png_markdown
+from assets.progress import count_progress
 from gan_models.sampling import samples_to_generate
 from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, image_grid, sample_grid, train_single_class
 from gan_models.runtime import state_fingerprint
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, PlanConfig, QualityThresholds, SamplingConfig
-from quality.data.plan import DEMO_HOLDOUT_FRACTION
+from quality.data.plan import DEMO_HOLDOUT_FRACTION, IMAGES_KEEP_THEIR_SPLIT
 from quality.checks import diversity, fidelity, privacy, validity
 from quality.report import plots
 from quality.data.artifacts import LiftResult, SyntheticImages
@@ -89,8 +90,7 @@ def input_warnings(dataset: ImageDataset) -> list[str]:
 
 def plan(dataset: ImageDataset, config: PlanConfig) -> ImageSplit:
     if config.folds > 1:
-        raise ValueError(f"folds={config.folds}: images are judged on a validation split (a MedMNIST file's "
-                         "official one when it has one); cross-fitting is for tables. Use folds 0 or 1")
+        raise ValueError(f"folds={config.folds}: {IMAGES_KEEP_THEIR_SPLIT}. Use folds 0 or 1")
     holdout = DEMO_HOLDOUT_FRACTION if config.holdout_fraction is None else config.holdout_fraction
     official = {"val", "test"} <= set(dataset.official_splits)
     if official and config.holdout_fraction is not None:
@@ -287,7 +287,8 @@ def measure_lift(data: ImageSplit, synthetic: SyntheticImages, config: LiftConfi
     results = image_lift_reports(
         data.train_images, data.train_labels, synthetic.images, synthetic.labels,
         {part: (getattr(data, f"{part}_images"), getattr(data, f"{part}_labels")) for part in ("validation", "holdout")},
-        seeds=tuple(config.seeds), epochs=config.image_epochs, n_boot=config.n_boot,
+        seeds=tuple(config.seeds), epochs=config.image_epochs, n_boot=config.n_boot, n_jobs=config.jobs,
+        progress=count_progress(log, "lift: downstream CNNs of a method and seed"),
     )
     decision_report, decision_extras = results["validation"]
     final_report, final_extras = results["holdout"]

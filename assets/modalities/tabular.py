@@ -10,6 +10,7 @@ import pandas as pd
 from dagster import MetadataValue
 
 from assets.metadata import png_markdown
+from assets.progress import count_progress
 from gan_models.sampling import samples_to_generate
 from gan_models.runtime import state_fingerprint
 from gan_models.tabular import TabularGAN, TabularGANConfig
@@ -216,7 +217,8 @@ def measure_lift(data: TabularPlan, synthetic: SyntheticTable, config: LiftConfi
         f"fold(s), judging {int((data.folds >= 0).sum())} real rows")
     decision = cross_fitted_lift_report(
         data.rows, data.folds, {fold: synthetic.fold_frame(fold) for fold in range(data.n_folds)},
-        data.label_column, seeds=seeds, evaluated_on=judged_on(data.protocol), n_boot=config.n_boot, n_jobs=config.jobs)
+        data.label_column, seeds=seeds, evaluated_on=judged_on(data.protocol), n_boot=config.n_boot, n_jobs=config.jobs,
+        progress=count_progress(log, "lift: downstream fits of a fold and seed"))
     final = None
     if len(data.holdout):
         log(f"training downstream classifiers over seeds {seeds} on every deciding row, evaluating on the holdout")

@@ -25,6 +25,9 @@ from quality.data.splitting import VALIDATION_FRACTION, sorted_classes
 
 SPLIT = "split"
 CROSS_FIT = "cross_fit"
+# Why images refuse more than one fold (the command line refuses it before the run, the plan step in the UI).
+IMAGES_KEEP_THEIR_SPLIT = ("images are judged on a validation split (a MedMNIST file's official one when it has one); "
+                           "cross-fitting is for tables")
 DEFAULT_FOLDS = 5
 # A validation split of fewer rows of some class than this leaves the lift's interval too wide to show
 # the gains scarce data can get (about +/-0.1 balanced accuracy with 20 minority rows): cross-fit instead.

@@ -21,11 +21,13 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from gan_models.runtime import select_device
 from quality.checks.image_features import predict_proba, train_classifier
 from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, RunPrediction, build_lift_report
 from quality.lift.report import LiftReport
 
 CLASSIFIER_NAME = "small_cnn"
+Progress = Callable[[int, int], None]  # (CNNs trained, CNNs to train)
 CNN_EPOCHS = 15  # epochs of the downstream CNN
 CLASSIC_METHODS = ("real+oversampling", "real+classic", "real+classic+oversampling")
 SYNTHETIC_METHODS = ("real+synthetic", "real+synthetic+classic")
@@ -109,6 +111,7 @@ def image_lift_report(
     batch_size: int = 64,
     methods: Sequence[str] = METHODS,
     classic_reference: Optional[str] = None,
+    n_jobs: int = 1,
 ) -> tuple[LiftReport, dict[str, Any]]:
     """Train the small CNN per seed and method, score on the evaluation split and estimate lifts.
 
@@ -123,7 +126,7 @@ def image_lift_report(
     return image_lift_reports(
         train_images, train_labels, synthetic_images, synthetic_labels, {evaluated_on: (eval_images, eval_labels)},
         seeds=seeds, epochs=epochs, n_boot=n_boot, device=device, batch_size=batch_size, methods=methods,
-        classic_reference=classic_reference,
+        classic_reference=classic_reference, n_jobs=n_jobs,
     )[evaluated_on]
 
 
@@ -140,11 +143,15 @@ def image_lift_reports(
     batch_size: int = 64,
     methods: Sequence[str] = METHODS,
     classic_reference: Optional[str] = None,
+    n_jobs: int = 1,
+    progress: Optional[Progress] = None,
 ) -> dict[str, tuple[LiftReport, dict[str, Any]]]:
     """:func:`image_lift_report` for several evaluation splits (name -> ``(images, labels)``) at the cost of
     one: each CNN is trained once per method and seed (its training never sees an evaluation split) and
     predicts every split. The first split chooses the classic baseline (unless ``classic_reference`` is
-    given); the later ones take its choice. Reports are those :func:`image_lift_report` gives split by split."""
+    given); the later ones take its choice. Reports are those :func:`image_lift_report` gives split by split.
+    ``n_jobs`` CNNs train side by side in worker processes (one on a GPU: they would share it);
+    ``progress(done, total)`` is called as each finishes."""
     if not evaluations:
         raise ValueError("evaluations is empty; the lift needs at least one split of real evaluation images")
     train_labels, synthetic_labels = np.asarray(train_labels, np.int64), np.asarray(synthetic_labels, np.int64).reshape(-1)
@@ -167,7 +174,8 @@ def image_lift_reports(
     runs_by_split, wall_seconds, n_train_rows = _method_runs(
         methods, seeds, train_images, train_labels, synthetic_images, synthetic_labels,
         {name: images for name, (images, _) in evaluations.items()},
-        dict(epochs=epochs, batch_size=batch_size, device=device, n_classes=n_classes))
+        dict(epochs=epochs, batch_size=batch_size, device=device, n_classes=n_classes),
+        n_jobs=1 if select_device(device).type == "cuda" else n_jobs, progress=progress)
     reports = {}
     for evaluated_on, (_, eval_labels) in evaluations.items():
         runs = runs_by_split[evaluated_on]
@@ -201,28 +209,44 @@ def image_lift_reports(
 
 def _method_runs(methods: Sequence[str], seeds: Sequence[int], train_images: np.ndarray, train_labels: np.ndarray,
                  synthetic_images: np.ndarray, synthetic_labels: np.ndarray, eval_sets: Mapping[str, np.ndarray],
-                 training: dict[str, Any]) -> tuple[dict[str, list[RunPrediction]], dict[str, float], dict[str, int]]:
+                 training: dict[str, Any], n_jobs: int = 1, progress: Optional[Progress] = None,
+                 ) -> tuple[dict[str, list[RunPrediction]], dict[str, float], dict[str, int]]:
     """One CNN per method and seed, trained on that method's images and predicting each of ``eval_sets``
-    (by split name); with each method's wall seconds (training and every split's predictions) and
-    training-set size."""
-    image_size, channels = min(train_images.shape[1:3]), train_images.shape[-1]
+    (by split name), ``n_jobs`` of them at a time in worker processes; with the seconds each method's CNNs
+    took (training and every split's predictions, summed over seeds) and its training-set size. Runs are
+    listed method by method, seed by seed, however many processes trained them."""
+    from joblib import Parallel, delayed
+
+    tasks = [(method, seed) for method in methods for seed in seeds]
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_method_seed_run)(method, seed, train_images, train_labels, synthetic_images, synthetic_labels,
+                                  eval_sets, training)
+        for method, seed in tasks)
     runs: dict[str, list[RunPrediction]] = {name: [] for name in eval_sets}
-    wall_seconds: dict[str, float] = {}
+    seconds: dict[str, float] = {method: 0.0 for method in methods}
     n_train_rows: dict[str, int] = {}
-    for method in methods:
-        started = time.perf_counter()
-        for seed in seeds:
-            images, labels = _training_set(method, seed, train_images, train_labels,
-                                           synthetic_images, synthetic_labels)
-            augment = (batch_augmenter(classic_augmentation(image_size, channels, seed=seed))
-                       if "classic" in method else None)
-            model = train_classifier(images, labels, seed=seed, augment=augment, **training)
-            for name, eval_images in eval_sets.items():
-                proba = predict_proba(model, eval_images)
-                runs[name].append(RunPrediction(method, CLASSIFIER_NAME, int(seed), proba.argmax(axis=1), proba))
-            n_train_rows[method] = int(len(labels))
-        wall_seconds[method] = time.perf_counter() - started
-    return runs, wall_seconds, n_train_rows
+    for done, ((method, seed), (predictions, n_rows, elapsed)) in enumerate(zip(tasks, results), start=1):
+        for name, proba in predictions.items():
+            runs[name].append(RunPrediction(method, CLASSIFIER_NAME, int(seed), proba.argmax(axis=1), proba))
+        n_train_rows[method] = n_rows
+        seconds[method] += elapsed
+        if progress is not None:
+            progress(done, len(tasks))
+    return runs, seconds, n_train_rows
+
+
+def _method_seed_run(method: str, seed: int, train_images: np.ndarray, train_labels: np.ndarray,
+                     synthetic_images: np.ndarray, synthetic_labels: np.ndarray, eval_sets: Mapping[str, np.ndarray],
+                     training: dict[str, Any]) -> tuple[dict[str, np.ndarray], int, float]:
+    """One method's CNN for one seed: its probabilities on each evaluation split, its training-set size and
+    the seconds it took."""
+    started = time.perf_counter()
+    image_size, channels = min(train_images.shape[1:3]), train_images.shape[-1]
+    images, labels = _training_set(method, seed, train_images, train_labels, synthetic_images, synthetic_labels)
+    augment = batch_augmenter(classic_augmentation(image_size, channels, seed=seed)) if "classic" in method else None
+    model = train_classifier(images, labels, seed=seed, augment=augment, **training)
+    predictions = {name: predict_proba(model, eval_images) for name, eval_images in eval_sets.items()}
+    return predictions, int(len(labels)), time.perf_counter() - started
 
 
 def _balanced_accuracy_per_seed(runs: Sequence[RunPrediction], eval_labels: np.ndarray,
