@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.config import IMAGE_GAN, TABLE_GAN
-    from quality.data.images import FOLDER_IMAGE_SIZE
+    from quality.data.images import DIGITS_GAN_STEPS, FOLDER_IMAGE_SIZE
     from quality.lift.images import CNN_EPOCHS
 
     parser = _Parser(prog="synthlift", description=__doc__)
@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-steps", type=at_least(0),
                      help=f"tabular GAN: at most this many training steps, whatever the epochs (default "
                      f"{TABLE_GAN.max_steps}; 0: no cap)")
-    run.add_argument("--image-steps", type=at_least(1), help=f"image GAN steps (default {IMAGE_GAN.steps})")
+    run.add_argument("--image-steps", type=at_least(1), help=f"image GAN steps (default {IMAGE_GAN.steps}; "
+                     f"{DIGITS_GAN_STEPS} for the built-in digits)")
     run.add_argument("--image-minutes", type=minutes_arg,
                      help="image GAN: stop training when this many minutes are spent, or at --image-steps, whichever "
                      f"comes first (default {IMAGE_GAN.budget_minutes:g}; 0: no budget)")

@@ -16,7 +16,7 @@ from gan_models.tabular.config import SAMPLE_CHUNK_ROWS
 from pipelines.catalog import check_min_lift
 from pipelines.run_config import MAX_SEED
 from quality.checks.thresholds import THRESHOLDS
-from quality.data.images import FOLDER_IMAGE_SIZE
+from quality.data.images import DIGITS_GAN_STEPS, FOLDER_IMAGE_SIZE
 from quality.data.plan import AUTO_FOLDS, DEFAULT_FOLDS, DEMO_HOLDOUT_FRACTION, MIN_VALIDATION_ROWS_PER_CLASS
 from quality.data.splitting import VALIDATION_FRACTION
 from quality.lift.images import CNN_EPOCHS
@@ -78,7 +78,8 @@ class GeneratorConfig(Config):
     max_steps: int = Field(default=TABLE_GAN.max_steps, ge=0,
                            description="Tables: at most this many training steps, whatever the epochs (0: no cap).")
     batch_size: int = Field(default=TABLE_GAN.batch_size, description="Tables: rows per training step.")
-    image_steps: int = Field(default=IMAGE_GAN.steps, description="Images: generator updates.")
+    image_steps: int = Field(default=0, ge=0, description=f"Images: generator updates (0: {IMAGE_GAN.steps}, or "
+                             f"{DIGITS_GAN_STEPS} for the built-in digits).")
     image_minutes: float = Field(
         default=IMAGE_GAN.budget_minutes, ge=0,
         description="Images: wall-clock budget of the GAN's training, in minutes; it stops at image_steps or when "

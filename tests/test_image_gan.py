@@ -440,8 +440,11 @@ def test_image_minutes_reaches_the_image_gan_and_tables_refuse_it():
     args = build_parser().parse_args(["run", "digits", "--image-minutes", "2.5"])
     generator = run_config_from_args(args)["ops"]["gan_generator"]["config"]
     assert generator["image_minutes"] == 2.5
-    assert gan_config(GeneratorConfig(**generator)).budget_minutes == 2.5
-    assert gan_config(GeneratorConfig()).budget_minutes == ImageGANConfig().budget_minutes
+    from quality.data.images import load_digits_builtin, split_images
+
+    data = split_images(load_digits_builtin(size=8), seed=0)
+    assert gan_config(GeneratorConfig(**generator), data).budget_minutes == 2.5
+    assert gan_config(GeneratorConfig(), data).budget_minutes == ImageGANConfig().budget_minutes
     with pytest.raises(ValueError, match="--image-minutes applies to images only"):
         check_options_for_modality("tabular", {"--image-minutes": 2.5})
     from pipelines.cli import ArgumentError

@@ -384,3 +384,17 @@ def test_a_long_class_folder_name_that_exists_is_loaded(tmp_path):
     name = "Acute lymphoblastic leukaemia, B-cell precursor, bone marrow aspirate, May-Gruenwald-Giemsa stain x100"
     assert len(name) > 100
     assert load_image_folder(_class_folders(tmp_path / "scans", [name, "normal"])).class_names == [name, "normal"]
+
+
+def test_the_built_in_digits_train_fewer_gan_steps_unless_told_otherwise():
+    from dataclasses import replace
+
+    from assets.modalities.image import gan_config
+    from pipelines.config import IMAGE_GAN, GeneratorConfig
+    from quality.data.images import DIGITS_GAN_STEPS, DIGITS_SCARCE_TRAIN_ROWS, load_digits_builtin, split_images
+
+    digits = split_images(load_digits_builtin(size=8), seed=0, train_caps=DIGITS_SCARCE_TRAIN_ROWS)
+    other = replace(digits, source="scans.npz")
+    assert gan_config(GeneratorConfig(), digits).steps == DIGITS_GAN_STEPS < IMAGE_GAN.steps
+    assert gan_config(GeneratorConfig(), other).steps == IMAGE_GAN.steps
+    assert gan_config(GeneratorConfig(image_steps=7), digits).steps == 7

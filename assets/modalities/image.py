@@ -23,7 +23,7 @@ from quality.data.artifacts import LiftResult, SyntheticImages
 from quality.checks.image_features import FeatureExtractor, train_feature_extractor
 from quality.data.image_folders import load_image_folder
 from quality.data.images import (
-    DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_medmnist_npz,
+    DIGITS_GAN_STEPS, DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_medmnist_npz,
     constant_classes, publication_folder_name, split_images,
 )
 from quality.lift.images import image_lift_reports
@@ -131,10 +131,16 @@ def _named_counts(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
     return {name: int(n) for name, n in zip(class_names, counts)}
 
 
-def gan_config(config: GeneratorConfig) -> ImageGANConfig:
-    return ImageGANConfig(architecture=config.architecture, loss=config.loss, steps=config.image_steps,
+def gan_config(config: GeneratorConfig, data: ImageSplit) -> ImageGANConfig:
+    return ImageGANConfig(architecture=config.architecture, loss=config.loss,
+                          steps=config.image_steps or default_gan_steps(data),
                           budget_minutes=config.image_minutes or 0.0, seed=config.seed, device=config.device,
                           checkpoint_every=config.checkpoint_every)
+
+
+def default_gan_steps(data: ImageSplit) -> int:
+    """The GAN's steps when none are asked for: ``DIGITS_GAN_STEPS`` for the built-in digits."""
+    return DIGITS_GAN_STEPS if data.source == DIGITS_SOURCE else ImageGANConfig.steps
 
 
 def training_parts(data: ImageSplit, config: GeneratorConfig) -> dict[str, int]:
@@ -148,9 +154,9 @@ def train_part(data: ImageSplit, config: GeneratorConfig, part: int, progress: C
                checkpoint_dir: Optional[Path]) -> ImageGAN:
     """The joint conditional GAN (part -1) or the GAN of one class."""
     if part == ALL_CLASSES:
-        return ImageGAN(gan_config(config)).fit(data.train_images, data.train_labels, n_classes=data.n_classes,
+        return ImageGAN(gan_config(config, data)).fit(data.train_images, data.train_labels, n_classes=data.n_classes,
                                                 progress=progress, checkpoint_dir=checkpoint_dir)
-    return train_single_class(data.train_images[data.train_labels == part], part, gan_config(config),
+    return train_single_class(data.train_images[data.train_labels == part], part, gan_config(config, data),
                               progress=progress, checkpoint_dir=checkpoint_dir)
 
 

@@ -25,6 +25,11 @@ MEDMNIST_SPLITS = ("train", "val", "test")
 # Odd digits cut to 15 training images: the "made scarce for some classes" embedded default.
 DIGITS_SCARCE_TRAIN_ROWS: dict[int, int] = {1: 15, 3: 15, 5: 15, 7: 15, 9: 15}
 
+# GAN steps of the built-in digits when none are asked for (other sources: ImageGANConfig.steps), so the demo runs
+# in under 5 minutes on 2 cores. It still publishes, but a 2,000-step GAN helps the downstream CNN more
+# (BENCHMARKS.md, "Images: whole runs with the lift's CNNs in two processes").
+DIGITS_GAN_STEPS = 600
+
 # Images read from class folders are resized to this many pixels a side unless told otherwise.
 FOLDER_IMAGE_SIZE = 28
 
