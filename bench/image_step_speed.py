@@ -1,7 +1,7 @@
 """Training throughput of the image GAN on the CPU: real images per second seen by the discriminator.
 
 Trains ``ImageGAN`` on BreastMNIST's train split (or the built-in digits) for a few steps after a short
-warm-up, one intra-op thread (the product's ``cpu_threads`` default), and prints one JSON line per
+warm-up, on ``--threads`` intra-op threads (default one), and prints one JSON line per
 config. ``--set key=value`` overrides an ``ImageGANConfig`` field (repeatable); ``--profile`` prints the
 top operators of ``torch.profiler`` over the timed steps.
 

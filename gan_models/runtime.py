@@ -87,8 +87,21 @@ def state_fingerprint(state_dict: dict[str, torch.Tensor], context: str = "") ->
     return digest.hexdigest()[:12]
 
 
+# torch's intra-op threads when this module was imported (its default: the cores, or OMP_NUM_THREADS), kept
+# because set_num_threads changes them for the whole process.
+DEFAULT_CPU_THREADS = torch.get_num_threads()
+
+
 def limit_cpu_threads(threads: int) -> None:
-    """Use ``threads`` intra-op CPU threads (0 leaves torch's default). The GANs' small layers train
-    fastest on one thread, and many threads on a shared machine slow every step down."""
-    if threads > 0:
-        torch.set_num_threads(threads)
+    """Use ``threads`` intra-op CPU threads (0: torch's default, ``DEFAULT_CPU_THREADS``)."""
+    torch.set_num_threads(threads if threads > 0 else DEFAULT_CPU_THREADS)
+
+
+def training_threads(requested: int | None, parts_in_run: int) -> int:
+    """CPU threads for one training part: ``requested`` when given (0: torch's default); otherwise every core
+    when the run trains a single part, and one when it trains several, which may run side by side (each in
+    its own process under the multiprocess executor). On 2 cores, two threads train a 28 px image GAN step
+    1.5x and a 500-row table batch 1.4x faster than one; two parts on one thread each use both cores."""
+    if requested is not None:
+        return requested
+    return 0 if parts_in_run == 1 else 1

@@ -88,7 +88,10 @@ class GeneratorConfig(Config):
     loss: str = Field(default=IMAGE_GAN.loss, description="Images: hinge, vanilla, lsgan or wgan-gp.")
     checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,
                                   description="Save a resumable checkpoint every N steps (0: never).")
-    cpu_threads: int = Field(default=1, description="CPU threads for training (0: torch's default).")
+    cpu_threads: Optional[int] = Field(
+        default=None, ge=0,
+        description="CPU threads for each training part (0: torch's default, every core). Unset: every core when "
+                    "the run trains one GAN, one each when it trains several (folds, or classes with per_class).")
     per_class: bool = Field(
         default=False,
         description="Images: one independent GAN per class, each trained in its own step (parallel workers/GPUs).",
