@@ -101,7 +101,8 @@ def training_threads(requested: int | None, parts_in_run: int) -> int:
     """CPU threads for one training part: ``requested`` when given (0: torch's default); otherwise every core
     when the run trains a single part, and one when it trains several, which may run side by side (each in
     its own process under the multiprocess executor). On 2 cores, two threads train a 28 px image GAN step
-    1.5x and a 500-row table batch 1.4x faster than one; two parts on one thread each use both cores."""
+    1.5x and a 54,000-row table's 500-row batches 1.3x faster than one (BENCHMARKS.md); two parts on one
+    thread each use both cores."""
     if requested is not None:
         return requested
     return 0 if parts_in_run == 1 else 1
