@@ -148,9 +148,11 @@ def _mean_metrics(
     has one entry per row of ``row_weights``."""
     from concurrent.futures import ThreadPoolExecutor
 
+    counts = _row_counts(row_weights)  # the same draws for every run: checked and transposed once
+
     def score(run: RunPrediction) -> dict[str, np.ndarray]:
-        return weighted_metrics(true_index, _class_indices(np.asarray(run.y_pred), classes),
-                                np.asarray(run.y_proba, float), minority_index, row_weights)
+        return _metrics_under(true_index, _class_indices(np.asarray(run.y_pred), classes),
+                              np.asarray(run.y_proba, float), minority_index, row_weights, counts)
 
     totals: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(row_weights.shape[0]))
     weight_sum = np.zeros(row_weights.shape[0])
@@ -175,6 +177,18 @@ def weighted_metrics(
 ) -> dict[str, np.ndarray]:
     """Every metric under each row of ``weights`` (shape ``(B, n)``: how often each row was drawn, whole
     numbers); returns arrays of shape ``(B,)``."""
+    return _metrics_under(true_index, pred_index, proba, minority_index, weights, _row_counts(weights))
+
+
+def _metrics_under(
+    true_index: np.ndarray,
+    pred_index: np.ndarray,
+    proba: np.ndarray,
+    minority_index: int,
+    weights: np.ndarray,
+    counts: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """:func:`weighted_metrics`, given ``counts = _row_counts(weights)``."""
     n_classes = proba.shape[1]
     # confusion[b, t, p] = total weight of rows with true class t predicted as p
     cell = np.eye(n_classes * n_classes)[true_index * n_classes + pred_index]
@@ -190,7 +204,6 @@ def weighted_metrics(
     balanced_accuracy = np.nanmean(np.where(present, recall, np.nan), axis=1)
     macro_f1 = np.nanmean(np.where(present, f1, np.nan), axis=1)
 
-    counts = _row_counts(weights)
     auc_per_class = [
         _weighted_auc(proba[:, k], true_index == k, counts) for k in range(n_classes)
     ]

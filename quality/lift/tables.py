@@ -86,7 +86,6 @@ CLASSIFIERS: dict[str, Callable[..., ClassifierMixin]] = {
 }
 SMALL_TABLE_CLASSIFIERS = ("logistic_regression", "random_forest")
 LARGE_TABLE_CLASSIFIERS = ("logistic_regression", "hist_gradient_boosting")
-CLASSIFIER_NAMES = SMALL_TABLE_CLASSIFIERS
 DENSE_CLASSIFIERS = {"hist_gradient_boosting"}  # they take no sparse one-hot matrix
 # one-hot levels a dense classifier sees per category; rarer ones share one "infrequent" column
 DENSE_MAX_CATEGORIES = 32
