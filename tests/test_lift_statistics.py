@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, f1_score, roc_auc_score
 
-from quality.lift.statistics import RunPrediction, build_lift_report, weighted_metrics
+from quality.lift.statistics import ROW_LOOP_MIN_WIDTH, RunPrediction, build_lift_report, weighted_metrics
 
 
 def _random_predictions(rng, n, k):
@@ -26,14 +26,16 @@ def test_unit_weight_metrics_match_scikit_learn(k):
     assert got["auc"] == pytest.approx(expected_auc)
 
 
+@pytest.mark.parametrize("replicates", [3, ROW_LOOP_MIN_WIDTH + 2])  # both ways of summing the draws
 @pytest.mark.parametrize("k", [2, 4])
-def test_bootstrap_count_metrics_match_scikit_learn_with_those_sample_weights(k):
+def test_bootstrap_count_metrics_match_scikit_learn_with_those_sample_weights(k, replicates):
     rng = np.random.default_rng(3)
     y, proba = _random_predictions(rng, 400, k)
     pred = proba.argmax(axis=1)
-    draws = rng.multinomial(400, np.full(400, 1 / 400), size=3).astype(float)
+    draws = rng.multinomial(400, np.full(400, 1 / 400), size=replicates).astype(float)
     got = weighted_metrics(y, pred, proba, 0, draws)
-    for b, weights in enumerate(draws):
+    for b in (0, 1, 2, replicates - 1):
+        weights = draws[b]
         assert got["balanced_accuracy"][b] == pytest.approx(balanced_accuracy_score(y, pred, sample_weight=weights))
         assert got["auprc"][b] == pytest.approx(average_precision_score(y == 0, proba[:, 0], sample_weight=weights))
         expected_auc = (roc_auc_score(y, proba, multi_class="ovr", average="macro", sample_weight=weights) if k > 2

@@ -159,3 +159,20 @@ def test_the_classic_baseline_to_beat_is_the_one_with_the_lowest_lower_bound(wei
     bounds = {"real+class_weights": weights, "real+smote": smote, "real+random_oversampling": oversampling}
     report = SimpleNamespace(lift=lambda method, reference, metric: SimpleNamespace(ci_low=bounds[reference]))
     assert hardest_classic_baseline(report) == hardest
+
+
+def test_the_cross_fitted_report_is_the_same_on_one_process_or_two_and_equals_whole_fold_runs(scarce):
+    train, _, pool = scarce
+    folds = np.arange(len(train)) % 2
+    synthetic = {fold: with_provenance(pool.iloc[fold::2]) for fold in (0, 1)}
+    arguments = dict(seeds=(0, 1), classifiers=("logistic_regression",), n_boot=50)
+    one = tabular_lift.cross_fitted_lift_report(train, folds, synthetic, LABEL, n_jobs=1, **arguments)
+    two = tabular_lift.cross_fitted_lift_report(train, folds, synthetic, LABEL, n_jobs=2, **arguments)
+    assert one == two
+    classes = sorted(train[LABEL].unique())
+    whole = {fold: tabular_lift.fold_runs(train[folds != fold], synthetic[fold], train[folds == fold], LABEL, (0, 1),
+                                          ("logistic_regression",), classes) for fold in (0, 1)}
+    y_true = np.concatenate([train[LABEL].to_numpy()[folds == fold] for fold in (0, 1)])
+    joined = tabular_lift._joined_over_folds(whole)
+    assert one.scores == tabular_lift._report(y_true, joined, classes, minority_class(train, LABEL), True,
+                                              one.evaluated_on, 50).scores

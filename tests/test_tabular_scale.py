@@ -129,3 +129,20 @@ def test_the_two_sample_test_compares_at_most_its_cap_of_rows_per_class(monkeypa
     monkeypatch.setattr(fidelity, "_forest_c2st_auc", lambda real, fake, seed: seen.append(len(real)) or measure(real, fake, seed))
     fidelity.fidelity_check(_two_class_table(400, 7), _two_class_table(300, 8), "y")
     assert seen and max(seen) == 80 and sorted(seen)[:-1] == [40, 40]  # two classes of 40, then both pooled
+
+
+def test_the_label_agreement_model_fits_at_most_its_cap_of_train_rows_in_the_class_mix(monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+
+    from quality.checks import fidelity
+
+    fitted = []
+    fit = LogisticRegression.fit
+    monkeypatch.setattr(fidelity, "LABEL_AGREEMENT_MAX_ROWS", 100)
+    monkeypatch.setattr(LogisticRegression, "fit", lambda self, x, y: fitted.append(pd.Series(y)) or fit(self, x, y))
+    train = _two_class_table(400, 7)
+    fidelity.fidelity_check(train, _two_class_table(300, 8), "y")
+    (labels,) = fitted
+    assert len(labels) == 100
+    assert labels.value_counts(normalize=True).round(2).to_dict() == \
+        train["y"].astype(str).value_counts(normalize=True).round(2).to_dict()

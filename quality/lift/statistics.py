@@ -8,7 +8,7 @@ which real rows happened to be held out (the dominant uncertainty on scarce data
 result depends on the training seed.
 
 Metrics are computed from bootstrap *weights* (multinomial counts) in NumPy: a thousand resamples of
-dozens of runs take well under a second on a few hundred judged rows, and a few seconds a run on ten
+dozens of runs take well under a second on a few hundred judged rows, and about 0.4 s a run on ten
 thousand.
 """
 
@@ -30,6 +30,7 @@ METRICS = ("balanced_accuracy", "macro_f1", "minority_recall", "auprc", "auc")
 # Runs scored at once: NumPy releases the GIL in the sorts, gathers and running sums that dominate a
 # bootstrap over thousands of judged rows, so two threads use two cores.
 SCORING_THREADS = 2
+ROW_LOOP_MIN_WIDTH = 64
 
 
 @dataclass(frozen=True)
@@ -225,52 +226,80 @@ def _row_counts(weights: np.ndarray) -> np.ndarray:
     return counts.astype(np.int8 if counts.max(initial=0) <= np.iinfo(np.int8).max else np.int32)
 
 
-def _cumulative_by_score(scores: np.ndarray, positive: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per group of rows of equal score, the groups sorted by descending score: the summed counts of the positive
-    and of the negative rows in that group and every group above it, two int32 arrays of shape ``(groups, B)``.
-    A sort, a gather of whole rows and a running sum: linear in ``n * B`` (a dense row-to-group matrix took
-    minutes on a 10,000-row validation split)."""
+@dataclass(frozen=True)
+class _PositiveGroups:
+    """The rows sorted by descending score and cut into groups of equal score; for each group that holds a positive
+    row, in that order, per bootstrap replicate (arrays of shape ``(groups with a positive, B)``): its positive
+    count, the positives in it and every group above (``positives_through``), the rows of every kind in it and
+    above (``rows_through``), and above it only (``rows_above``); ``total``: all rows, ``(B,)``."""
+
+    positives: np.ndarray
+    positives_through: np.ndarray
+    rows_through: np.ndarray
+    rows_above: np.ndarray
+    total: np.ndarray
+
+
+def _positive_groups(scores: np.ndarray, positive: np.ndarray, counts: np.ndarray) -> _PositiveGroups:
+    """One sort, one running sum over every row's counts, then work on the positive rows only: linear in ``n * B``,
+    and only one full pass for a rare class (a dense row-to-group matrix took minutes on 10,000 judged rows)."""
     order = np.argsort(-scores, kind="stable")
     descending = scores[order]
+    group = np.r_[0, np.cumsum(descending[1:] != descending[:-1])]  # group of each sorted row
     group_ends = np.flatnonzero(np.r_[descending[1:] != descending[:-1], True])
-    ordered, is_positive = counts[order], positive[order]
-    cumulative = []
-    for rows in (is_positive, ~is_positive):
-        running = np.zeros(ordered.shape, np.int32)
-        running[rows] = ordered[rows]
-        np.cumsum(running, axis=0, out=running)
-        cumulative.append(running[group_ends])
-    return cumulative[0], cumulative[1]
+    ordered = counts[order]
+    rows_through_every = _running_sum(ordered)
+    if len(group_ends) < len(ordered):  # ties: keep each group's last row
+        rows_through_every = rows_through_every[group_ends]
+    positive_rows = np.flatnonzero(positive[order])
+    groups_of_positives = group[positive_rows]
+    firsts = np.flatnonzero(np.r_[True, groups_of_positives[1:] != groups_of_positives[:-1]])
+    positive_groups = groups_of_positives[firsts]
+    positives = ordered[positive_rows].astype(np.int32)
+    if len(firsts) < len(positive_rows):  # positives tied with each other: one sum per group
+        positives = np.add.reduceat(positives, firsts, axis=0)
+    rows_above = rows_through_every[np.maximum(positive_groups - 1, 0)]
+    rows_above[positive_groups == 0] = 0
+    total = rows_through_every[-1] if len(group_ends) else np.zeros(counts.shape[1], np.int32)
+    return _PositiveGroups(positives, _running_sum(positives), rows_through_every[positive_groups], rows_above, total)
 
 
-def _per_group(cumulative: np.ndarray) -> np.ndarray:
-    """Undo a running sum over groups (axis 0)."""
-    per_group = cumulative.copy()
-    per_group[1:] -= cumulative[:-1]
-    return per_group
+def _running_sum(rows: np.ndarray) -> np.ndarray:
+    """The running sum of ``rows`` down axis 0, as int32. NumPy's ``cumsum`` down the first axis of a row-major array
+    goes element by element; adding whole rows, one after the other, took 19 ms instead of 80 (int32) to 250 (from
+    int8) on 10,800 rows of 1,000 replicates. Below ``ROW_LOOP_MIN_WIDTH`` replicates the loop's overhead wins."""
+    running = rows.astype(np.int32)
+    if running.shape[1] < ROW_LOOP_MIN_WIDTH:
+        return np.cumsum(running, axis=0, out=running)
+    for row in range(1, len(running)):
+        np.add(running[row], running[row - 1], out=running[row])
+    return running
 
 
 def _weighted_average_precision(scores: np.ndarray, positive: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Average precision (area under the precision-recall curve, step-wise, as scikit-learn computes it)."""
-    tp, fp = _cumulative_by_score(scores, positive, counts)
-    total_pos = tp[-1:]
+    """Average precision (area under the precision-recall curve, step-wise, as scikit-learn computes it): only
+    groups that hold a positive raise recall, so only they add to the sum."""
+    groups = _positive_groups(scores, positive, counts)
+    total_pos = groups.positives_through[-1] if len(groups.positives) else np.zeros(counts.shape[1], np.int32)
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = tp / (tp + fp)
-        delta_recall = _per_group(tp) / total_pos
+        precision = groups.positives_through / groups.rows_through
+        delta_recall = groups.positives / total_pos
     ap = np.nansum(delta_recall * np.nan_to_num(precision), axis=0)
-    return np.where(total_pos[0] > 0, ap, np.nan)
+    return np.where(total_pos > 0, ap, np.nan)
 
 
 def _weighted_auc(scores: np.ndarray, positive: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Area under the ROC curve (Mann-Whitney, ties counted half), in whole numbers until the last division."""
-    positives_through, negatives_through = _cumulative_by_score(scores, positive, counts)
-    total_neg = negatives_through[-1]
-    # groups run from highest to lowest score: negatives strictly below a group are those after it;
-    # twice (below + half the tied ones) keeps the pairs whole, and float64 holds their sum exactly
-    twice_below = 2 * (total_neg - negatives_through) + _per_group(negatives_through)
-    twice_concordant = np.einsum("gb,gb->b", _per_group(positives_through).astype(np.float64), twice_below)
-    total = positives_through[-1].astype(np.float64) * total_neg
+    """Area under the ROC curve (Mann-Whitney, ties counted half), in whole numbers until the last division.
+
+    Twice the concordant pairs of a positive group ``g`` (``p`` positives, ``a`` rows) is ``p * (2 * negatives below
+    + negatives tied)``. Summed over groups, the positive-positive pairs that the same sum over *all* rows below and
+    tied would count add up to exactly ``positives**2``, so: ``sum_g p * (2 * total - through - above) - positives**2``.
+    """
+    groups = _positive_groups(scores, positive, counts)
+    total = groups.total.astype(np.float64)
+    total_pos = (groups.positives_through[-1] if len(groups.positives) else np.zeros(counts.shape[1])).astype(np.float64)
+    weight = (2 * groups.total[None, :] - groups.rows_through - groups.rows_above).astype(np.float64)
+    twice_concordant = np.einsum("gb,gb->b", groups.positives.astype(np.float64), weight) - total_pos ** 2
+    pairs = total_pos * (total - total_pos)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, twice_concordant / (2.0 * total), np.nan)
-
-
+        return np.where(pairs > 0, twice_concordant / (2.0 * pairs), np.nan)

@@ -46,6 +46,7 @@ REAL_PLUS_SMOTE = "real+smote"
 REAL_PLUS_RANDOM_OVERSAMPLING = "real+random_oversampling"
 REAL_CLASS_WEIGHTS = "real+class_weights"  # real rows only, each class weighted by its inverse frequency
 CLASSIC_BASELINES = (REAL_CLASS_WEIGHTS, REAL_PLUS_SMOTE, REAL_PLUS_RANDOM_OVERSAMPLING)
+METHODS = (REAL_ONLY, REAL_PLUS_SYNTHETIC, *CLASSIC_BASELINES)
 FOREST_TREES = 150
 # 100 rounds at twice sklearn's default rate: on the scale benchmark's tables the balanced accuracy of every method
 # stayed within 0.01 of 200 rounds at the default rate (BENCHMARKS.md, "Scale"), at half the cost.
@@ -213,8 +214,9 @@ def cross_fitted_lift_report(
     on the rows of the other folds (``folds != k``) plus fold k's synthetic rows, and predict fold k's rows.
     Each run's predictions over all judged rows are then scored together, and the paired bootstrap resamples
     those rows and the seeds, as for one split. ``classifiers`` defaults to ``classifiers_for`` the smallest
-    fold's training rows (one choice for every fold). ``progress(done, total)`` is called as each (fold, seed)
-    task's fits finish."""
+    fold's training rows (one choice for every fold). Each (fold, seed, method) is one task, so ``n_jobs``
+    processes stay busy even on one split, whose 5 seeds alone would leave one of two processes idle for a fifth of
+    the step. ``progress(done, total)`` is called as each task's fits finish."""
     from joblib import Parallel, delayed
 
     classes = _classes(rows, label_column, **{f"fold {fold} synthetic": frame for fold, frame in fold_synthetic.items()})
@@ -222,13 +224,13 @@ def cross_fitted_lift_report(
     evaluated_on = evaluated_on or f"{len(judged)}-fold cross-fit"
     if classifiers is None:
         classifiers = classifiers_for(min(int((folds != fold).sum()) for fold in judged) if judged else len(rows))
-    tasks = [(fold, seed) for fold in judged for seed in seeds]
+    tasks = [(fold, seed, method) for fold in judged for seed in seeds for method in METHODS]
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(fold_runs)(rows[folds != fold], fold_synthetic[fold], rows[folds == fold], label_column, (seed,),
-                           classifiers, classes)
-        for fold, seed in tasks)
+                           classifiers, classes, methods=(method,))
+        for fold, seed, method in tasks)
     by_fold: dict[int, list[RunPrediction]] = {fold: [] for fold in judged}
-    for done, ((fold, _), runs) in enumerate(zip(tasks, results), start=1):
+    for done, ((fold, _, _), runs) in enumerate(zip(tasks, results), start=1):
         by_fold[fold].extend(runs)
         if progress is not None:
             progress(done, len(tasks))
@@ -246,17 +248,20 @@ def fold_runs(
     classifiers: Sequence[str],
     classes: list,
     include_baselines: bool = True,
+    methods: Optional[Sequence[str]] = None,
 ) -> list[RunPrediction]:
     """One prediction of ``evaluation`` per method, classifier and seed, every model fitted on ``train`` (and,
-    for real+synthetic, ``synthetic``) only."""
+    for real+synthetic, ``synthetic``) only. ``methods`` narrows the methods (default: all of them)."""
     _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)
     features = model_frame(evaluation, train, label_column)
     runs = []
     for seed in seeds:
         capped, thinned = capped_training_rows(train, synthetic, label_column, seed)
-        methods = _method_rows(capped, thinned, include_baselines)
+        chosen = _method_rows(capped, thinned, include_baselines)
+        if methods is not None:
+            chosen = {method: chosen[method] for method in methods}
         for classifier in classifiers:
-            for method, (rows, resampler, class_weight) in methods.items():
+            for method, (rows, resampler, class_weight) in chosen.items():
                 pipeline = downstream_pipeline(capped, label_column, classifier, seed, resampler, class_weight)
                 pipeline.fit(model_frame(rows, train, label_column), rows[label_column].to_numpy())
                 proba = aligned_proba(pipeline, features, classes)
