@@ -99,6 +99,7 @@ def data_card(context, split, model, synthetic, lift: LiftResult, checks, decisi
         "run_id": context.run.run_id,
         "lift": {"decision": lift.decision_report, "final": lift.final_report},
         "lift_notes": lift_notes(split, model),
+        "curation": modality_for(split).curation_summary(synthetic),
         "baselines": lift.extras,
         "config": {
             "generator": modality_for(split).generator_summary(model),
@@ -119,4 +120,6 @@ def lift_notes(plan, model) -> str:
                 f"every one of the {summary['deciding_rows']} deciding rows was judged once. The published "
                 f"generator was then trained on all {summary['deciding_rows']} deciding rows. {final}")
     return ("The 'decision' lift is measured on the validation split by the published generator itself, which "
-            f"was trained on the other deciding rows. {final}")
+            "was trained on the other deciding rows, with the synthetic rows that balance those rows. The publication "
+            f"holds all {summary['deciding_rows']} deciding rows, validation included, and the synthetic rows that "
+            f"balance them. {final}")

@@ -119,5 +119,9 @@ def synthetic_samples(context: AssetExecutionContext, config: SamplingConfig, ev
     check_strategy_fits_classes(evaluation_plan, config)
     synthetic = modality.generate(gan_generator, evaluation_plan, config)
     context.log.info(f"generating {synthetic.counts} (class -> new samples)")
-    context.add_output_metadata({"new_samples_per_class": synthetic.counts, "model_version": synthetic.model_version})
+    curation = modality.curation_summary(synthetic)
+    if curation:
+        context.log.info(f"curation kept {curation['kept']} of {curation['candidates']} candidates (class -> images)")
+    context.add_output_metadata({"new_samples_per_class": synthetic.counts, "model_version": synthetic.model_version,
+                                 **({"curation": curation} if curation else {})})
     return synthetic

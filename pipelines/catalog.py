@@ -41,12 +41,12 @@ DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 HASH_BLOCK_BYTES = 1 << 20
 # Options that only one modality uses (the other would ignore them silently).
 OPTION_MODALITY = {"epochs": "tabular", "max_steps": "tabular", "image_steps": "image", "image_minutes": "image", "per_class": "image", "lift_epochs": "image",
-                   "image_size": "image", "drop_columns": "tabular", "keep_columns": "tabular",
+                   "image_size": "image", "image_curation": "image", "drop_columns": "tabular", "keep_columns": "tabular",
                    "drop": "tabular", "keep": "tabular"}  # the command line's names of drop_columns, keep_columns
 # Settings added after the catalog's first release whose default is left out of ``entry_fingerprint``, so that
 # upgrading re-runs no dataset that does not use them. ``folds`` and ``holdout_fraction`` are not among them on
 # purpose: they came with the cross-fitted protocol, which changes every table's decision, so each runs once again.
-UNFINGERPRINTED_DEFAULTS = {"drop_columns": (), "keep_columns": ()}
+UNFINGERPRINTED_DEFAULTS = {"drop_columns": (), "keep_columns": (), "image_curation": None}
 
 
 class _ThresholdOverrides(BaseModel):
@@ -117,6 +117,8 @@ class CatalogEntry(BaseModel):
     keep_columns: tuple[str, ...] = Field(
         default=(), description="Tables: columns to keep that would be dropped as record numbers.")
     sampling_strategy: str = "auto"
+    image_curation: Optional[int] = Field(
+        default=None, ge=1, description="Images: candidates generated per image kept by curation (1: no curation).")
     thresholds: Optional[Thresholds] = None
     min_lift: float = 0.0
     require_beat_baseline: bool = False
@@ -175,12 +177,12 @@ class CatalogEntry(BaseModel):
             raise ValueError(f"name the label column of {Path(source).name} (label: COLUMN)")
         return label
 
-    @field_validator("drop_columns", "keep_columns")
+    @field_validator("drop_columns", "keep_columns", "image_curation")
     @classmethod
-    def _columns_of_a_table(cls, columns: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+    def _options_of_the_modality(cls, value: Any, info: ValidationInfo) -> Any:
         if info.data.get("modality") is not None:
-            check_options_for_modality(info.data["modality"], {info.field_name: columns or None})
-        return columns
+            check_options_for_modality(info.data["modality"], {info.field_name: value or None})
+        return value
 
     @field_validator("sampling_strategy", mode="before")
     @classmethod
@@ -219,7 +221,8 @@ class CatalogEntry(BaseModel):
             keep_columns=self.keep_columns, seed=budget.seed, device=budget.device,
             epochs=budget.epochs, max_steps=budget.max_steps, image_steps=budget.image_steps,
             image_minutes=budget.image_minutes, checkpoint_every=budget.checkpoint_every,
-            image_size=self.image_size, sampling_strategy=self.sampling_strategy, folds=self.folds,
+            image_size=self.image_size, sampling_strategy=self.sampling_strategy,
+            image_curation=self.image_curation, folds=self.folds,
             holdout_fraction=self.holdout_fraction, lift_seeds=self.lift_seeds,
             min_lift=self.min_lift, require_beat_baseline=self.require_beat_baseline,
             thresholds=self.thresholds.model_dump(exclude_none=True) if self.thresholds else None,

@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.config import IMAGE_GAN, TABLE_GAN
+    from quality.curation.images import DEFAULT_IMAGE_CURATION
     from quality.data.images import DIGITS_GAN_STEPS, FOLDER_IMAGE_SIZE
     from quality.lift.images import CNN_EPOCHS
 
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of the split, the GAN and the sampler")
     run.add_argument("--sampling-strategy", type=sampling_strategy_arg, default="auto",
                      help="'auto', 'minority', a ratio, or a JSON dict")
+    run.add_argument("--image-curation", type=at_least(1),
+                     help=f"images: generate N candidates per synthetic image kept, and keep those the checks' CNN "
+                     "labels as their class, that copy no train image and that add the most coverage (default "
+                     f"{DEFAULT_IMAGE_CURATION}: keep every sample)")
     run.add_argument("--min-lift", type=min_lift_arg, default=0.0,
                      help="lower CI bound the lift must exceed (>= 0; default 0)")
     run.add_argument("--require-beat-baseline", action="store_true",
@@ -182,7 +187,7 @@ def check_run_options(args: argparse.Namespace) -> None:
     check_options_for_modality(modality, {
         "--epochs": args.epochs, "--max-steps": args.max_steps, "--image-steps": args.image_steps,
         "--image-minutes": args.image_minutes, "--per-class": args.per_class,
-        "--lift-epochs": args.lift_epochs, "--image-size": args.image_size, "--drop": args.drop, "--keep": args.keep,
+        "--lift-epochs": args.lift_epochs, "--image-size": args.image_size, "--image-curation": args.image_curation, "--drop": args.drop, "--keep": args.keep,
     })
     if modality == "image" and args.folds is not None and args.folds > 1:
         from quality.data.plan import IMAGES_KEEP_THEIR_SPLIT
@@ -213,7 +218,7 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         source=args.source, label=args.label, drop_columns=args.drop or (), keep_columns=args.keep or (),
         seed=args.seed, device=args.device, epochs=args.epochs, max_steps=args.max_steps,
         image_steps=args.image_steps, image_minutes=args.image_minutes, checkpoint_every=args.checkpoint_every, per_class=args.per_class,
-        sampling_strategy=args.sampling_strategy, folds=args.folds, holdout_fraction=args.holdout_fraction,
+        sampling_strategy=args.sampling_strategy, image_curation=args.image_curation, folds=args.folds, holdout_fraction=args.holdout_fraction,
         lift_seeds=args.lift_seeds, lift_epochs=args.lift_epochs, image_size=args.image_size,
         min_lift=args.min_lift, require_beat_baseline=args.require_beat_baseline,
     )

@@ -16,6 +16,7 @@ from gan_models.tabular.config import SAMPLE_CHUNK_ROWS
 from pipelines.catalog import check_min_lift
 from pipelines.run_config import MAX_SEED
 from quality.checks.thresholds import THRESHOLDS
+from quality.curation.images import DEFAULT_IMAGE_CURATION
 from quality.data.images import DIGITS_GAN_STEPS, FOLDER_IMAGE_SIZE
 from quality.data.plan import AUTO_FOLDS, DEFAULT_FOLDS, DEMO_HOLDOUT_FRACTION, MIN_VALIDATION_ROWS_PER_CLASS
 from quality.data.splitting import VALIDATION_FRACTION
@@ -86,6 +87,7 @@ class GeneratorConfig(Config):
                     "the budget is spent, whichever comes first (0 or unset: no budget).")
     architecture: str = Field(default=IMAGE_GAN.architecture, description="Images: sngan, sngan_sa or dcgan.")
     loss: str = Field(default=IMAGE_GAN.loss, description="Images: hinge, vanilla, lsgan or wgan-gp.")
+    regulariser: str = Field(default=IMAGE_GAN.regulariser, description="Images: none or lecam (LeCam regularisation).")
     checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,
                                   description="Save a resumable checkpoint every N steps (0: never).")
     cpu_threads: Optional[int] = Field(
@@ -106,6 +108,10 @@ class SamplingConfig(Config):
     )
     seed: int = SEED_FIELD
     chunk_size: int = Field(default=SAMPLE_CHUNK_ROWS, description="Rows generated at a time (memory stays flat).")
+    image_curation: int = Field(
+        default=DEFAULT_IMAGE_CURATION, ge=1,
+        description="Images: generate this many candidates per image kept and keep those the checks' CNN labels as "
+        "their class, that copy no train image and that add the most coverage (1: keep every sample).")
 
     def parsed_strategy(self) -> Union[str, float, dict]:
         return parse_sampling_strategy(self.sampling_strategy)
@@ -118,8 +124,8 @@ class LiftConfig(Config):
     n_boot: int = Field(default=BOOTSTRAP_RESAMPLES, description="Paired bootstrap resamples for the confidence intervals.")
     image_epochs: int = Field(default=CNN_EPOCHS, description="Images: epochs of the downstream CNN.")
     jobs: int = Field(default=DEFAULT_LIFT_JOBS, ge=1,
-                      description="Processes that train the downstream models side by side (tables: a fold and seed "
-                      "each; images: a method and seed each, one at a time on a GPU).")
+                      description="Processes that train the downstream models side by side (tables: a fold, seed and "
+                      "method each; images: a method and seed each, one at a time on a GPU).")
 
     @field_validator("seeds")
     @classmethod

@@ -23,6 +23,7 @@ def augmentation_run_config(
     per_class: bool = False,
     image_size: Optional[int] = None,
     sampling_strategy: str = "auto",
+    image_curation: Optional[int] = None,
     folds: Optional[int] = None,
     holdout_fraction: Optional[float] = None,
     lift_seeds: int = MIN_LIFT_SEEDS,
@@ -43,7 +44,8 @@ def augmentation_run_config(
                         **_columns(drop_columns=drop_columns, keep_columns=keep_columns)},
         "evaluation_plan": {"seed": seed, **_given(folds=folds, holdout_fraction=holdout_fraction)},
         "gan_generator": generator,
-        "synthetic_samples": {"seed": seed, "sampling_strategy": sampling_strategy},
+        "synthetic_samples": {"seed": seed, "sampling_strategy": sampling_strategy,
+                              **_given(image_curation=image_curation)},
         "lift_report": {"seeds": list(range(lift_seeds)), **_given(image_epochs=lift_epochs)},
         "published_dataset": {"min_lift": min_lift, "require_beat_baseline": require_beat_baseline},
     }

@@ -27,6 +27,22 @@ def one_cpu_thread():
 BREASTMNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "breastmnist.npz"
 
 
+@pytest.fixture(scope="module")
+def digits_split():
+    """The built-in digits at 8 px, split by seed 0 (train / validation / holdout)."""
+    from quality.data.images import load_digits_builtin, split_images
+
+    return split_images(load_digits_builtin(size=8), seed=0)
+
+
+@pytest.fixture(scope="module")
+def extractor(digits_split):
+    """The checks' feature CNN, trained 3 epochs on the digits' train split."""
+    from quality.checks.image_features import train_feature_extractor
+
+    return train_feature_extractor(digits_split.train_images, digits_split.train_labels, seed=0, epochs=3)
+
+
 @pytest.fixture(scope="session")
 def breastmnist_path() -> Path:
     if not BREASTMNIST.exists():

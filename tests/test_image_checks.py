@@ -10,17 +10,7 @@ from quality.checks.fidelity import frechet_distance, image_fidelity_check, prec
 from quality.checks.privacy import image_privacy_check
 from quality.checks.validity import image_validity_check
 from quality.checks.image_features import FeatureExtractor, train_feature_extractor
-from quality.data.images import load_digits_builtin, load_medmnist_npz, split_images
-
-
-@pytest.fixture(scope="module")
-def digits_split():
-    return split_images(load_digits_builtin(size=8), seed=0)
-
-
-@pytest.fixture(scope="module")
-def extractor(digits_split):
-    return train_feature_extractor(digits_split.train_images, digits_split.train_labels, seed=0, epochs=3)
+from quality.data.images import load_medmnist_npz, split_images
 
 
 def noise_images(n: int, shape, seed: int = 0) -> np.ndarray:

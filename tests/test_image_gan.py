@@ -467,3 +467,39 @@ def test_a_run_of_one_gan_trains_on_every_core_and_a_run_of_several_on_one_each(
         assert torch.get_num_threads() == DEFAULT_CPU_THREADS
     finally:
         limit_cpu_threads(0)
+
+
+def test_lecam_holds_real_scores_to_the_fake_average_and_fake_scores_to_the_real_one():
+    from gan_models.image.losses import LECAM_WEIGHT, ScoreAverages, lecam_penalty
+
+    averages = ScoreAverages(real=torch.tensor(1.0), fake=torch.tensor(-1.0))
+    d_real, d_fake = torch.tensor([2.0, -3.0]), torch.tensor([0.0, -2.0])
+    penalty = lecam_penalty(d_real, d_fake, averages)
+    # the averages move first: real 0.99 * 1 + 0.01 * -0.5, fake 0.99 * -1 + 0.01 * -1
+    assert float(averages.real) == pytest.approx(0.985) and float(averages.fake) == pytest.approx(-1.0)
+    expected = LECAM_WEIGHT * (np.mean([3.0 ** 2, 0.0]) + np.mean([0.985 ** 2, 2.985 ** 2]))
+    assert float(penalty) == pytest.approx(expected)
+    first = ScoreAverages()
+    lecam_penalty(d_real, d_fake, first)
+    assert float(first.real) == -0.5 and float(first.fake) == -1.0  # the first batch sets them
+    with pytest.raises(ValueError, match="regulariser='r2' is unknown"):
+        ImageGANConfig(regulariser="r2")
+
+
+def test_a_lecam_run_repeats_exactly_differs_from_none_and_resumes_bit_for_bit(breast_subset, trained, tmp_path):
+    images, labels = breast_subset
+    config = tiny_config(regulariser="lecam", checkpoint_every=2, log_every=1)
+    uninterrupted = ImageGAN(tiny_config(regulariser="lecam")).fit(images, labels)
+    again = ImageGAN(tiny_config(regulariser="lecam")).fit(images, labels)
+    samples = collect(uninterrupted.sample({0: 4, 1: 4}))[0]
+    assert np.array_equal(samples, collect(again.sample({0: 4, 1: 4}))[0])
+    assert not np.array_equal(samples, collect(trained.sample({0: 4, 1: 4}))[0])
+
+    def interrupt_at_step_3(step, total, losses):
+        if step == 3:
+            raise KeyboardInterrupt("simulated worker loss")
+
+    with pytest.raises(KeyboardInterrupt):
+        ImageGAN(config).fit(images, labels, progress=interrupt_at_step_3, checkpoint_dir=tmp_path)
+    resumed = ImageGAN(config).fit(images, labels, checkpoint_dir=tmp_path)
+    assert np.array_equal(collect(resumed.sample({0: 4, 1: 4}))[0], samples)

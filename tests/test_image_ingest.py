@@ -309,7 +309,9 @@ def test_a_sampling_strategy_names_image_classes_by_name():
 
     dataset = ImageDataset(tagged_images(200), np.repeat([0, 1, 2, 3], 50), list("abcd"), "test")
     split = split_images(dataset, seed=5, train_caps={1: 10})
-    assert rows_to_generate(split, SamplingConfig(sampling_strategy='{"b": 25}')) == {0: 0, 1: 15, 2: 0, 3: 0}
+    deciding_b = int((split.train_labels == 1).sum() + (split.validation_labels == 1).sum())  # 10 train + 10 validation
+    assert deciding_b == 20  # the publication's rows: train and validation
+    assert rows_to_generate(split, SamplingConfig(sampling_strategy='{"b": 25}')) == {0: 0, 1: 5, 2: 0, 3: 0}
     with pytest.raises(ValueError, match=r"names class\(es\) \['e'\], which are not among the classes \['a', 'b'"):
         rows_to_generate(split, SamplingConfig(sampling_strategy='{"e": 25}'))
 

@@ -21,6 +21,7 @@ from quality.checks import diversity, fidelity, privacy, validity
 from quality.report import plots
 from quality.data.artifacts import LiftResult, SyntheticImages
 from quality.checks.image_features import FeatureExtractor, train_feature_extractor
+from quality.curation.images import curate_images
 from quality.data.image_folders import load_image_folder
 from quality.data.images import (
     DIGITS_GAN_STEPS, DIGITS_SCARCE_TRAIN_ROWS, ImageDataset, ImageSplit, load_digits_builtin, load_medmnist_npz,
@@ -123,7 +124,8 @@ def plan_sizes(data: ImageSplit) -> dict[str, dict[str, int]]:
 
 
 def class_counts(data: ImageSplit) -> dict[str, int]:
-    return _named_counts(data.train_labels, data.class_names)
+    """Images per class that decide (train and validation): the real images published."""
+    return _named_counts(_deciding_labels(data), data.class_names)
 
 
 def _named_counts(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
@@ -132,7 +134,7 @@ def _named_counts(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
 
 
 def gan_config(config: GeneratorConfig, data: ImageSplit) -> ImageGANConfig:
-    return ImageGANConfig(architecture=config.architecture, loss=config.loss,
+    return ImageGANConfig(architecture=config.architecture, loss=config.loss, regulariser=config.regulariser,
                           steps=config.image_steps or default_gan_steps(data),
                           budget_minutes=config.image_minutes or 0.0, seed=config.seed, device=config.device,
                           checkpoint_every=config.checkpoint_every)
@@ -209,21 +211,57 @@ def _loss_history(model) -> list[dict]:
 
 
 def rows_to_generate(data: ImageSplit, config: SamplingConfig) -> dict[int, int]:
-    """New images per class index (zero included) that the sampling strategy asks of the train split."""
-    return samples_to_generate(dict(enumerate(np.bincount(data.train_labels, minlength=data.n_classes).tolist())),
+    """New images per class index (zero included) that the sampling strategy asks of every deciding image (train
+    and validation): the ones published beside them."""
+    return _to_generate(_deciding_labels(data), data, config)
+
+
+def _to_generate(labels: np.ndarray, data: ImageSplit, config: SamplingConfig) -> dict[int, int]:
+    return samples_to_generate(dict(enumerate(np.bincount(labels, minlength=data.n_classes).tolist())),
                                _strategy_by_index(config.parsed_strategy(), data.class_names))
 
 
+def _deciding_labels(data: ImageSplit) -> np.ndarray:
+    return np.concatenate([data.train_labels, data.validation_labels])
+
+
 def generate(model, data: ImageSplit, config: SamplingConfig) -> SyntheticImages:
-    needed = rows_to_generate(data, config)
-    wanted = {cls: n for cls, n in needed.items() if n > 0}
+    """One pool of samples per class, curated when asked: the publication takes the first ``rows_to_generate`` of
+    each class (they balance every deciding image), the lift the first that balance the train images it trains on."""
+    published, for_lift = rows_to_generate(data, config), _to_generate(data.train_labels, data, config)
+    wanted = {cls: max(n, for_lift[cls]) for cls, n in published.items() if max(n, for_lift[cls]) > 0}
+    images, labels = _sampled(model, data, {cls: n * config.image_curation for cls, n in wanted.items()}, config)
+    summary = {}
+    if config.image_curation > 1 and wanted:
+        curation = curate_images(feature_extractor(data), data.train_images, data.train_labels, images, labels, wanted)
+        images, labels = images[curation.keep], labels[curation.keep]
+        summary = {"factor": config.image_curation, **curation.summary(data.class_names)}
+    shown, lifted = _first_of_each_class(labels, published), _first_of_each_class(labels, for_lift)
+    return SyntheticImages(images=images[shown], labels=labels[shown], class_names=data.class_names,
+                           model_version=model_version(model), seed=config.seed,
+                           counts={data.class_names[c]: n for c, n in published.items()}, curation=summary,
+                           lift_images=images[lifted], lift_labels=labels[lifted])
+
+
+def _first_of_each_class(labels: np.ndarray, counts: dict[int, int]) -> np.ndarray:
+    """Positions of the first ``counts[c]`` images of each class ``c``, in their order."""
+    keep = np.zeros(len(labels), dtype=bool)
+    for cls, n in counts.items():
+        keep[np.flatnonzero(labels == cls)[:n]] = True
+    return np.flatnonzero(keep)
+
+
+def curation_summary(synthetic: SyntheticImages) -> dict[str, Any]:
+    """What curation kept of the candidates, per class; empty when every sample was kept."""
+    return synthetic.curation
+
+
+def _sampled(model, data: ImageSplit, wanted: dict[int, int], config: SamplingConfig) -> tuple[np.ndarray, np.ndarray]:
     chunks = list(model.sample(wanted, chunk_size=config.chunk_size, seed=config.seed)) if wanted else []
     height, width, channels = data.train_images.shape[1:]
     images = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros((0, height, width, channels), np.uint8)
     labels = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros(0, np.int64)
-    return SyntheticImages(images=images, labels=labels, class_names=data.class_names,
-                           model_version=model_version(model), seed=config.seed,
-                           counts={data.class_names[c]: n for c, n in needed.items()})
+    return images, labels
 
 
 def _strategy_by_index(strategy, class_names: list[str]):
@@ -291,7 +329,7 @@ def measure_lift(data: ImageSplit, synthetic: SyntheticImages, config: LiftConfi
     log(f"training the downstream CNN over seeds {config.seeds} ({config.image_epochs} epochs), "
         "evaluating on the validation and holdout splits")
     results = image_lift_reports(
-        data.train_images, data.train_labels, synthetic.images, synthetic.labels,
+        data.train_images, data.train_labels, *synthetic.for_lift(),
         {part: (getattr(data, f"{part}_images"), getattr(data, f"{part}_labels")) for part in ("validation", "holdout")},
         seeds=tuple(config.seeds), epochs=config.image_epochs, n_boot=config.n_boot, n_jobs=config.jobs,
         progress=count_progress(log, "lift: downstream CNNs of a method and seed"),
@@ -317,20 +355,23 @@ def _jsonable(extras: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_publication(directory: Path, data: ImageSplit, synthetic: SyntheticImages) -> dict[str, str]:
-    """ImageFolder layout (real train + synthetic), a Parquet manifest and the sample grid."""
+    """ImageFolder layout (every deciding real image, train and validation, and the synthetic ones that balance
+    them), a Parquet manifest (``split``: where a real image came from) and the sample grid."""
     from PIL import Image
 
     rows = []
-    sources = (("real", data.train_images, data.train_labels, None, None),
-               ("synthetic", synthetic.images, synthetic.labels, synthetic.seed, synthetic.model_version))
-    for kind, images, labels, seed, version in sources:
+    sources = (("real", "train", data.train_images, data.train_labels, None, None),
+               ("real", "validation", data.validation_images, data.validation_labels, None, None),
+               ("synthetic", None, synthetic.images, synthetic.labels, synthetic.seed, synthetic.model_version))
+    for kind, split, images, labels, seed, version in sources:
+        prefix = kind if split in (None, "train") else f"{kind}_{split}"
         for index, (image, label) in enumerate(zip(images, labels)):
             class_name = data.class_names[int(label)]
-            relative = Path("images") / publication_folder_name(class_name) / f"{kind}_{index:06d}.png"
+            relative = Path("images") / publication_folder_name(class_name) / f"{prefix}_{index:06d}.png"
             (directory / relative).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(directory / relative)
             rows.append({"path": str(relative), "label": class_name, "label_index": int(label),
-                         "synthetic": kind == "synthetic", "seed": seed, "model_version": version})
+                         "synthetic": kind == "synthetic", "split": split, "seed": seed, "model_version": version})
     pd.DataFrame(rows).astype({"seed": "Int64"}).to_parquet(directory / "manifest.parquet", index=False)
     (directory / "sample_grid.png").write_bytes(plots.image_png(_grid_from_arrays(data, synthetic)))
     return {"images": "images/", "manifest": "manifest.parquet", "sample_grid": "sample_grid.png"}

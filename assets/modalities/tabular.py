@@ -159,6 +159,11 @@ def generate(models: TabularGenerators, data: TabularPlan, config: SamplingConfi
     )
 
 
+
+def curation_summary(synthetic: SyntheticTable) -> dict[str, Any]:
+    """Tables keep every sample: nothing is curated."""
+    return {}
+
 def _class_counts(rows: pd.DataFrame, data: TabularPlan) -> dict:
     counts = rows[data.label_column].value_counts()
     return {cls: int(counts.get(cls, 0)) for cls in data.class_counts()}

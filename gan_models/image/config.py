@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from gan_models.image.architectures import ARCHITECTURES
 from gan_models.image.diffaugment import parse_policy
-from gan_models.image.losses import LOSSES
+from gan_models.image.losses import LOSSES, REGULARISERS
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -25,12 +25,15 @@ class ImageGANConfig:
 
     ``precision``: ``"auto"`` (the default) trains under bfloat16 autocast on CUDA and on CPUs with AMX bf16 tiles (about
     1.9x the float32 throughput there), in float32 elsewhere; ``"float32"`` or ``"bfloat16"`` force one.
+    ``regulariser``: an extra discriminator term from :data:`~gan_models.image.losses.REGULARISERS` (``"lecam"``:
+    LeCam regularisation).
     ``budget_minutes``: a wall-clock budget for the training loop of one ``fit`` (0: none); training stops
     after the step that spends it, or at ``steps``, whichever comes first, and ``steps_done`` says which.
     """
 
     architecture: str = "sngan"
     loss: str = "hinge"
+    regulariser: str = "none"
     z_dim: int = 128
     base_channels: int = 32
     steps: int = 2000
@@ -54,6 +57,8 @@ class ImageGANConfig:
             raise ValueError(f"architecture={self.architecture!r} is unknown; choose from {sorted(ARCHITECTURES)}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} is unknown; choose from {sorted(LOSSES)}")
+        if self.regulariser not in REGULARISERS:
+            raise ValueError(f"regulariser={self.regulariser!r} is unknown; choose from {list(REGULARISERS)}")
         for name in ("z_dim", "base_channels", "steps", "batch_size", "discriminator_steps", "log_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

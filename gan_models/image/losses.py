@@ -16,6 +16,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 GRADIENT_PENALTY_WEIGHT = 10.0
+# LeCam (Tseng et al., CVPR 2021): google/lecam-gan's BigGAN runs with DiffAugment use weight 0.3 and averages of decay 0.99.
+LECAM_WEIGHT = 0.3
+LECAM_DECAY = 0.99
+REGULARISERS = ("none", "lecam")
 
 Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Generator]], torch.Tensor]
 
@@ -80,6 +84,29 @@ def gradient_penalty(
     (gradients,) = torch.autograd.grad(scores.float().sum(), interpolates, create_graph=True)
     gradient_norm = gradients.float().flatten(1).norm(2, dim=1)
     return GRADIENT_PENALTY_WEIGHT * ((gradient_norm - 1.0) ** 2).mean()
+
+
+@dataclass
+class ScoreAverages:
+    """Running means of the discriminator's scores on real and on fake images (LeCam's anchors); None until the
+    first step sets them."""
+
+    real: Optional[torch.Tensor] = None
+    fake: Optional[torch.Tensor] = None
+
+    def update(self, d_real: torch.Tensor, d_fake: torch.Tensor, decay: float = LECAM_DECAY) -> None:
+        real, fake = d_real.detach().float().mean(), d_fake.detach().float().mean()
+        self.real = real if self.real is None else torch.lerp(real, self.real, decay)
+        self.fake = fake if self.fake is None else torch.lerp(fake, self.fake, decay)
+
+
+def lecam_penalty(d_real: torch.Tensor, d_fake: torch.Tensor, averages: ScoreAverages) -> torch.Tensor:
+    """LeCam regularisation: keep real scores from rising above the running mean of fake scores and fake scores
+    from falling below that of real ones, which bounds how far the discriminator can pull apart on few images.
+    Updates ``averages`` with this batch first, as google/lecam-gan does."""
+    averages.update(d_real, d_fake)
+    return LECAM_WEIGHT * (F.relu(d_real.float() - averages.fake).pow(2).mean()
+                           + F.relu(averages.real - d_fake.float()).pow(2).mean())
 
 
 LOSSES: dict[str, GANLoss] = {

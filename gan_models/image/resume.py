@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from gan_models.checkpoint import check_same_data, checkpoint_mismatch, data_fingerprint, save_checkpoint
+from gan_models.image.losses import ScoreAverages
 from gan_models.image.training import TrainingRun
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def save_run_checkpoint(directory: Path, model: ImageGAN, run: TrainingRun, loss
             "loss_history": list(model.loss_history),
             "pending_losses": {name: float(value) for name, value in loss_sums.items()},
             "train_seconds": model.train_seconds,
+            "score_averages": {"real": run.score_averages.real, "fake": run.score_averages.fake},
         },
     )
 
@@ -74,6 +76,8 @@ def restore_run(checkpoint: dict, model: ImageGAN, run: TrainingRun, directory: 
     model.steps_done = int(checkpoint["step"])
     model.loss_history = list(checkpoint["loss_history"])
     model.train_seconds = float(checkpoint["train_seconds"])
+    averages = checkpoint.get("score_averages", {})
+    run.score_averages = ScoreAverages(averages.get("real"), averages.get("fake"))
     pending = checkpoint["pending_losses"]
     return {
         "generator_loss": torch.tensor(pending["generator_loss"], device=model.device),

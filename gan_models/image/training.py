@@ -4,7 +4,7 @@ generator step, and the update of the exponential moving average (EMA) of the ge
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import torch
@@ -13,7 +13,7 @@ import torch.nn as nn
 from gan_models.image.config import ImageGANConfig
 from gan_models.image.data import to_model_range
 from gan_models.image.diffaugment import diff_augment
-from gan_models.image.losses import GANLoss
+from gan_models.image.losses import GANLoss, ScoreAverages, lecam_penalty
 from gan_models.image.sampler import BalancedBatchSampler
 
 
@@ -32,6 +32,7 @@ class TrainingRun:
     sampler: BalancedBatchSampler
     loss: GANLoss
     precision: torch.dtype = torch.float32  # the autocast dtype of the forward passes (resolved_precision)
+    score_averages: ScoreAverages = field(default_factory=ScoreAverages)  # LeCam's anchors
 
 
 def resolved_precision(precision: str, device: torch.device) -> torch.dtype:
@@ -113,6 +114,8 @@ def discriminator_step(run: TrainingRun) -> torch.Tensor:
         d_loss = loss.discriminator_loss(d_real, d_fake)
         if loss.penalty is not None:
             d_loss = d_loss + loss.penalty(discriminator, real_augmented, fake_augmented, labels, run.rng)
+        if config.regulariser == "lecam":
+            d_loss = d_loss + lecam_penalty(d_real, d_fake, run.score_averages)
     optimizer = run.optimizers["discriminator"]
     optimizer.zero_grad(set_to_none=True)
     d_loss.backward()

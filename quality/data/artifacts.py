@@ -170,14 +170,26 @@ class SyntheticImages:
     model_version: str
     seed: int
     counts: dict[str, int]
+    curation: dict[str, Any] = field(default_factory=dict)  # quality.curation's summary; empty when not curated
+    # The images the lift adds to the train split (they balance it); None: ``images`` themselves (earlier runs).
+    lift_images: Any = None
+    lift_labels: Any = None
+
+    def for_lift(self) -> tuple[Any, Any]:
+        """The synthetic images and labels the lift trains on beside the real train images."""
+        if self.lift_images is None:
+            return self.images, self.labels
+        return self.lift_images, self.lift_labels
 
     def save(self, directory: Path) -> None:
         import numpy as np
 
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(directory / "synthetic.npz", images=self.images, labels=self.labels)
+        lift_images, lift_labels = self.for_lift()
+        np.savez_compressed(directory / "synthetic.npz", images=self.images, labels=self.labels,
+                            lift_images=lift_images, lift_labels=lift_labels)
         meta = {"class_names": self.class_names, "model_version": self.model_version, "seed": self.seed,
-                "counts": {str(k): int(v) for k, v in self.counts.items()}}
+                "counts": {str(k): int(v) for k, v in self.counts.items()}, "curation": self.curation}
         (directory / "meta.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
@@ -186,4 +198,5 @@ class SyntheticImages:
 
         with np.load(directory / "synthetic.npz") as arrays:
             images, labels = arrays["images"], arrays["labels"]
-        return cls(images=images, labels=labels, **json.loads((directory / "meta.json").read_text()))
+            lift = {name: arrays[name] for name in ("lift_images", "lift_labels") if name in arrays.files}
+        return cls(images=images, labels=labels, **lift, **json.loads((directory / "meta.json").read_text()))

@@ -41,6 +41,8 @@ def render_data_card(card: dict[str, Any]) -> str:
         "## Quality checks",
         checks_table(card.get("checks", [])),
     ]
+    if card.get("curation"):
+        lines += ["", "## Curation (before the checks and the gate)", curation_table(card["curation"])]
     for title, report in card.get("lift", {}).items():
         if report:
             lines += ["", f"## Downstream lift ({title}: evaluated on the {report['evaluated_on']})",
@@ -72,6 +74,17 @@ def checks_table(checks: list[dict[str, Any]]) -> str:
         for c in checks
     ]
     return markdown_table(["check", "result", "blocking", "figures", "details"], rows)
+
+
+def curation_table(curation: dict[str, Any]) -> str:
+    """Per class: the candidates generated, those kept, and why the others went."""
+    rows = [[name, n, curation["kept"].get(name, 0), curation["near_copies"].get(name, 0),
+             curation["unconfident"].get(name, 0)] for name, n in curation["candidates"].items()]
+    table = markdown_table(["class", "candidates", "kept", "near-copies of a train image",
+                            "not labelled as their class"], rows)
+    return (f"{curation['factor']} candidates per image kept; {curation['kept_fraction']:.0%} kept. Kept: the candidates "
+            "the checks' CNN (trained on the real train images only) labels as their class, that copy no train image, "
+            f"picked one by one to add the most coverage of the class in that CNN's features.\n\n{table}")
 
 
 def lift_table(report: dict[str, Any]) -> str:

@@ -1,0 +1,1 @@
+"""Curation of synthetic samples before the gate: keep those that look like their class and add coverage."""
