@@ -10,7 +10,7 @@ from gan_models.image import ImageGAN, ImageGANConfig
 from pipelines.config import SamplingConfig
 from quality.checks.image_features import predict_proba
 from quality.curation import images as curation
-from quality.data.images import load_digits_builtin, split_images
+from quality.data.images import ImageSplit, load_digits_builtin, split_images
 
 
 def _of_class(images, labels, cls, n):
@@ -147,3 +147,34 @@ def test_the_data_card_shows_what_curation_kept_per_class():
     assert "## Curation" in card and "4 candidates per image kept; 25% kept" in card
     assert "| malignant | 1008 | 252 | 3 | 133 |" in card
     assert "## Curation" not in render_data_card({"dataset": "b", "curation": {}})
+
+
+def test_a_strategy_the_train_images_alone_cannot_meet_is_refused_before_training():
+    blank = np.zeros((1, 16, 16, 1), np.uint8)
+    labels = {"train": np.repeat([0, 1], [10, 40]), "validation": np.repeat([0, 1], [2, 20])}
+    split = ImageSplit(np.repeat(blank, 50, axis=0), labels["train"], np.repeat(blank, 22, axis=0), labels["validation"],
+                       blank[:0], np.zeros(0, np.int64), ["rare", "common"], "memory", False)
+    # 0.22 of the 60 deciding common images is 13.2 rare ones (12 deciding: fits); of the 40 train ones, 8.8 (10: not)
+    with pytest.raises(ValueError):
+        image_modality.rows_to_generate(split, SamplingConfig(sampling_strategy="0.22"))
+    assert image_modality.rows_to_generate(split, SamplingConfig(sampling_strategy="0.3")) == {0: 6, 1: 0}
+
+
+def test_generate_refuses_when_curation_keeps_too_few_and_takes_the_best_first(digits16, tiny_gan, monkeypatch):
+    config = SamplingConfig(seed=0, image_curation=2)
+    keep_everything = curation.curate_images
+    synthetic = image_modality.generate(tiny_gan, digits16, config)
+    lift_images, lift_labels = synthetic.for_lift()
+    for cls in range(digits16.n_classes):  # one pool, best first: the smaller set is the start of the larger one
+        ours, theirs = synthetic.images[synthetic.labels == cls], lift_images[lift_labels == cls]
+        assert np.array_equal(ours[:min(len(ours), len(theirs))], theirs[:min(len(ours), len(theirs))])
+
+    def too_few(*args):
+        result = keep_everything(*args)
+        dropped = np.flatnonzero(args[4][result.keep] == 0)[-1]
+        return curation.Curation(np.delete(result.keep, dropped), result.candidates, {**result.kept, 0: result.kept[0] - 1},
+                                 result.near_copies, result.unconfident)
+
+    monkeypatch.setattr(image_modality, "curate_images", too_few)
+    with pytest.raises(ValueError, match=r"curation kept too few synthetic images \(class '0': "):
+        image_modality.generate(tiny_gan, digits16, config)

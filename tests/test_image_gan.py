@@ -503,3 +503,25 @@ def test_a_lecam_run_repeats_exactly_differs_from_none_and_resumes_bit_for_bit(b
         ImageGAN(config).fit(images, labels, progress=interrupt_at_step_3, checkpoint_dir=tmp_path)
     resumed = ImageGAN(config).fit(images, labels, checkpoint_dir=tmp_path)
     assert np.array_equal(collect(resumed.sample({0: 4, 1: 4}))[0], samples)
+
+
+def test_a_checkpoint_written_before_a_config_field_existed_resumes_when_the_field_keeps_its_default(
+        breast_subset, tmp_path):
+    images, labels = breast_subset
+    config = tiny_config(checkpoint_every=2, log_every=1)
+
+    def interrupt_at_step_3(step, total, losses):
+        if step == 3:
+            raise KeyboardInterrupt("simulated worker loss")
+
+    with pytest.raises(KeyboardInterrupt):
+        ImageGAN(config).fit(images, labels, progress=interrupt_at_step_3, checkpoint_dir=tmp_path)
+    path = tmp_path / "checkpoint.pt"
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["config"]["regulariser"]  # as written before LeCam was selectable
+    torch.save(checkpoint, path)
+    seen = []
+    ImageGAN(config).fit(images, labels, progress=lambda step, total, losses: seen.append(step), checkpoint_dir=tmp_path)
+    assert seen[0] == 3  # resumed from step 2, not refused
+    with pytest.raises(ValueError, match="regulariser"):
+        ImageGAN(tiny_config(checkpoint_every=2, regulariser="lecam")).fit(images, labels, checkpoint_dir=tmp_path)

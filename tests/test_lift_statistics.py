@@ -97,3 +97,14 @@ def test_a_lift_that_rests_on_one_lucky_seed_is_not_significant():
                              n_boot=500).lift("lucky", "real_only", "balanced_accuracy")
     assert lift.mean > 0.02
     assert lift.ci_low < 0 < lift.ci_high  # resampling rows alone would call this significant
+
+
+def test_a_class_missing_from_the_judged_rows_leaves_its_ranking_metrics_undefined_not_a_crash():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 120)  # three classes, the third absent from the judged rows
+    proba = rng.dirichlet(np.ones(3), 120)
+    draws = rng.multinomial(120, np.full(120, 1 / 120), size=ROW_LOOP_MIN_WIDTH + 2).astype(float)
+    got = weighted_metrics(y, proba.argmax(axis=1), proba, 2, draws)
+    assert np.isnan(got["auprc"]).all()  # no positive of the minority class 2 to rank
+    expected = np.mean([roc_auc_score(y == k, proba[:, k], sample_weight=draws[0]) for k in (0, 1)])
+    assert got["auc"][0] == pytest.approx(expected)

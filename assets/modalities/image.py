@@ -212,7 +212,9 @@ def _loss_history(model) -> list[dict]:
 
 def rows_to_generate(data: ImageSplit, config: SamplingConfig) -> dict[int, int]:
     """New images per class index (zero included) that the sampling strategy asks of every deciding image (train
-    and validation): the ones published beside them."""
+    and validation): the ones published beside them. The strategy must also fit the train images alone, which the
+    lift balances: that is checked here too, so a strategy that does not is refused before the GAN trains."""
+    _to_generate(data.train_labels, data, config)
     return _to_generate(_deciding_labels(data), data, config)
 
 
@@ -236,11 +238,21 @@ def generate(model, data: ImageSplit, config: SamplingConfig) -> SyntheticImages
         curation = curate_images(feature_extractor(data), data.train_images, data.train_labels, images, labels, wanted)
         images, labels = images[curation.keep], labels[curation.keep]
         summary = {"factor": config.image_curation, **curation.summary(data.class_names)}
+        _refuse_a_shortfall(curation, wanted, data.class_names)
     shown, lifted = _first_of_each_class(labels, published), _first_of_each_class(labels, for_lift)
     return SyntheticImages(images=images[shown], labels=labels[shown], class_names=data.class_names,
                            model_version=model_version(model), seed=config.seed,
                            counts={data.class_names[c]: n for c, n in published.items()}, curation=summary,
                            lift_images=images[lifted], lift_labels=labels[lifted])
+
+
+def _refuse_a_shortfall(curation, wanted: dict[int, int], class_names: list[str]) -> None:
+    short = {class_names[cls]: (curation.kept[cls], n) for cls, n in wanted.items() if curation.kept[cls] < n}
+    if short:
+        detail = "; ".join(f"class {name!r}: {kept} of {n}" for name, (kept, n) in short.items())
+        raise ValueError(f"curation kept too few synthetic images ({detail}): the other candidates are near-copies of "
+                         "train images, which no publication may hold. Retrain the GAN (another --seed, fewer "
+                         "--image-steps) or ask for fewer images (--sampling-strategy)")
 
 
 def _first_of_each_class(labels: np.ndarray, counts: dict[int, int]) -> np.ndarray:
@@ -360,9 +372,11 @@ def write_publication(directory: Path, data: ImageSplit, synthetic: SyntheticIma
     from PIL import Image
 
     rows = []
-    sources = (("real", "train", data.train_images, data.train_labels, None, None),
+    sources = [("real", "train", data.train_images, data.train_labels, None, None),
                ("real", "validation", data.validation_images, data.validation_labels, None, None),
-               ("synthetic", None, synthetic.images, synthetic.labels, synthetic.seed, synthetic.model_version))
+               ("synthetic", None, synthetic.images, synthetic.labels, synthetic.seed, synthetic.model_version)]
+    if synthetic.lift_images is None:  # stored before the publication held validation images: they balance train only
+        del sources[1]
     for kind, split, images, labels, seed, version in sources:
         prefix = kind if split in (None, "train") else f"{kind}_{split}"
         for index, (image, label) in enumerate(zip(images, labels)):

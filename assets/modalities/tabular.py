@@ -223,7 +223,7 @@ def measure_lift(data: TabularPlan, synthetic: SyntheticTable, config: LiftConfi
     decision = cross_fitted_lift_report(
         data.rows, data.folds, {fold: synthetic.fold_frame(fold) for fold in range(data.n_folds)},
         data.label_column, seeds=seeds, evaluated_on=judged_on(data.protocol), n_boot=config.n_boot, n_jobs=config.jobs,
-        progress=count_progress(log, "lift: downstream fits of a fold and seed"))
+        progress=count_progress(log, "lift: downstream fits of a fold, seed and method"))
     final = None
     if len(data.holdout):
         log(f"training downstream classifiers over seeds {seeds} on every deciding row, evaluating on the holdout")

@@ -57,9 +57,10 @@ def restore_run(checkpoint: dict, model: ImageGAN, run: TrainingRun, directory: 
     refusing one written for another config or other data; returns the pending loss sums."""
     saved_config = checkpoint["config"]
     current_config = model.config.to_dict()
+    defaults = type(model.config)().to_dict()  # a field the checkpoint predates had its default then
     changed = sorted(
         name for name in current_config
-        if name not in RESUMABLE_CHANGES and saved_config.get(name) != current_config[name]
+        if name not in RESUMABLE_CHANGES and saved_config.get(name, defaults[name]) != current_config[name]
     )
     if changed:
         raise checkpoint_mismatch(directory, f"with a different config ({changed} differ)")

@@ -34,7 +34,8 @@ DEFAULT_IMAGE_CURATION = 1
 
 @dataclass(frozen=True)
 class Curation:
-    """Which candidates were kept, in candidate order, and per class how many there were and why others went."""
+    """Which candidates were kept (per class, in the order they were picked: the confident ones by coverage, then any
+    others by confidence), and per class how many there were and why others went."""
 
     keep: np.ndarray
     candidates: dict[int, int]
@@ -58,7 +59,8 @@ def curate_images(
     candidate_labels: np.ndarray,
     wanted: Mapping[int, int],
 ) -> Curation:
-    """Keep ``wanted[c]`` of the candidates of each class ``c`` (fewer only when the others are near-copies)."""
+    """Keep ``wanted[c]`` of the candidates of each class ``c`` (fewer only when the others are near-copies), best
+    first, so the first ``k`` kept of a class are the best ``k``."""
     train_features = extractor.embed(train_images)
     copy_distance = float(np.quantile(nearest_distances(train_features, exclude_self=True), NEAR_COPY_QUANTILE))
     features = extractor.embed(candidates)
@@ -78,7 +80,7 @@ def curate_images(
         for name, value in (("candidates", len(positions)), ("kept", len(chosen)),
                             ("near_copies", len(positions) - len(fresh)), ("unconfident", len(fresh) - len(confident))):
             counts[name][int(cls)] = int(value)
-    return Curation(keep=np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64), **counts)
+    return Curation(keep=np.concatenate(keep) if keep else np.zeros(0, np.int64), **counts)
 
 
 def _farthest_points(candidates: np.ndarray, anchors: np.ndarray, n: int) -> np.ndarray:

@@ -252,6 +252,10 @@ def _positive_groups(scores: np.ndarray, positive: np.ndarray, counts: np.ndarra
     if len(group_ends) < len(ordered):  # ties: keep each group's last row
         rows_through_every = rows_through_every[group_ends]
     positive_rows = np.flatnonzero(positive[order])
+    total = rows_through_every[-1] if len(group_ends) else np.zeros(counts.shape[1], np.int32)
+    if not len(positive_rows):  # a class absent from the judged rows: its metrics are undefined (NaN)
+        none = np.zeros((0, counts.shape[1]), np.int32)
+        return _PositiveGroups(none, none, none, none, total)
     groups_of_positives = group[positive_rows]
     firsts = np.flatnonzero(np.r_[True, groups_of_positives[1:] != groups_of_positives[:-1]])
     positive_groups = groups_of_positives[firsts]
@@ -260,7 +264,6 @@ def _positive_groups(scores: np.ndarray, positive: np.ndarray, counts: np.ndarra
         positives = np.add.reduceat(positives, firsts, axis=0)
     rows_above = rows_through_every[np.maximum(positive_groups - 1, 0)]
     rows_above[positive_groups == 0] = 0
-    total = rows_through_every[-1] if len(group_ends) else np.zeros(counts.shape[1], np.int32)
     return _PositiveGroups(positives, _running_sum(positives), rows_through_every[positive_groups], rows_above, total)
 
 
