@@ -273,13 +273,14 @@ def test_save_and_load_reproduce_samples(trained, tmp_path):
     assert isinstance(load_image_gan(tmp_path / "model"), ImageGAN)
 
 
+def interrupt_at_step_3(step, total, losses):
+    if step == 3:
+        raise KeyboardInterrupt("simulated worker loss")
+
+
 def test_resume_after_interruption_matches_an_uninterrupted_run(breast_subset, trained, tmp_path):
     images, labels = breast_subset
     config = tiny_config(checkpoint_every=2, log_every=1)
-
-    def interrupt_at_step_3(step, total, losses):
-        if step == 3:
-            raise KeyboardInterrupt("simulated worker loss")
 
     with pytest.raises(KeyboardInterrupt):
         ImageGAN(config).fit(images, labels, progress=interrupt_at_step_3, checkpoint_dir=tmp_path)
@@ -495,10 +496,6 @@ def test_a_lecam_run_repeats_exactly_differs_from_none_and_resumes_bit_for_bit(b
     assert np.array_equal(samples, collect(again.sample({0: 4, 1: 4}))[0])
     assert not np.array_equal(samples, collect(trained.sample({0: 4, 1: 4}))[0])
 
-    def interrupt_at_step_3(step, total, losses):
-        if step == 3:
-            raise KeyboardInterrupt("simulated worker loss")
-
     with pytest.raises(KeyboardInterrupt):
         ImageGAN(config).fit(images, labels, progress=interrupt_at_step_3, checkpoint_dir=tmp_path)
     resumed = ImageGAN(config).fit(images, labels, checkpoint_dir=tmp_path)
@@ -509,10 +506,6 @@ def test_a_checkpoint_written_before_a_config_field_existed_resumes_when_the_fie
         breast_subset, tmp_path):
     images, labels = breast_subset
     config = tiny_config(checkpoint_every=2, log_every=1)
-
-    def interrupt_at_step_3(step, total, losses):
-        if step == 3:
-            raise KeyboardInterrupt("simulated worker loss")
 
     with pytest.raises(KeyboardInterrupt):
         ImageGAN(config).fit(images, labels, progress=interrupt_at_step_3, checkpoint_dir=tmp_path)
