@@ -77,3 +77,12 @@ def test_the_command_line_refuses_folds_for_images_before_anything_runs(tmp_path
     assert main(["run", "digits", "--folds", "3", "--out", str(tmp_path), "--json"]) != 0
     assert "--folds 3: images are judged on a validation split" in capsys.readouterr().out
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_the_rule_counts_validation_rows_as_the_split_draws_them():
+    # 0.2 x 248 = 49.6: the split draws 50 rows of the class, so the rule takes the split (int() said 49)
+    protocol = choose_protocol(labels(a=248, b=1000), validation_fraction=0.2)
+    assert protocol.kind == SPLIT and "about 50 rows" in protocol.reason
+    folds = assign_folds(labels(a=248, b=1000), protocol, seed=0, validation_fraction=0.2)
+    assert int((folds[:248] == 0).sum()) == 50
+    assert choose_protocol(labels(a=247, b=1000), validation_fraction=0.2).kind == CROSS_FIT  # 49.4: 49 rows

@@ -59,7 +59,7 @@ def choose_protocol(labels: Sequence[Hashable], folds: int = AUTO_FOLDS,
     if folds < 0:
         raise ValueError(f"folds must be 0 (choose by the rule), 1 (one validation split) or at least 2, got {folds}")
     if folds == AUTO_FOLDS:
-        expected = int(validation_fraction * smallest)
+        expected = validation_rows(validation_fraction, smallest)
         if expected >= MIN_VALIDATION_ROWS_PER_CLASS:
             return Protocol(SPLIT, 1, f"a validation split holds about {expected} rows of the smallest class "
                                       f"{smallest_class!r} (at least {MIN_VALIDATION_ROWS_PER_CLASS})")
@@ -78,6 +78,11 @@ def choose_protocol(labels: Sequence[Hashable], folds: int = AUTO_FOLDS,
     return Protocol(CROSS_FIT, folds, reason)
 
 
+def validation_rows(validation_fraction: float, class_rows: int) -> int:
+    """Rows of a class that a validation split holds: the rule counts them as the split draws them."""
+    return max(1, int(round(validation_fraction * class_rows)))
+
+
 def assign_folds(labels: Sequence[Hashable], protocol: Protocol, seed: int,
                  validation_fraction: float = VALIDATION_FRACTION) -> np.ndarray:
     """The fold number of each deciding row: 0..K-1 when cross-fitting; for a split, 0 for validation rows and
@@ -91,7 +96,7 @@ def assign_folds(labels: Sequence[Hashable], protocol: Protocol, seed: int,
             # deal the class's rows round-robin from a random start, so small classes spread over every fold
             folds[rows] = (np.arange(len(rows)) + rng.integers(protocol.folds)) % protocol.folds
         else:
-            n_validation = max(1, int(round(validation_fraction * len(rows))))
+            n_validation = validation_rows(validation_fraction, len(rows))
             if len(rows) - n_validation < 2:
                 raise ValueError(f"class {cls!r} has {len(rows)} deciding row(s): too few for a validation split")
             folds[rows[:n_validation]] = 0
