@@ -93,6 +93,22 @@ def samples_to_generate(
     return {c: new_rows.get(c, 0) for c in class_counts}
 
 
+def part_samples_to_generate(
+    whole_counts: Mapping[Hashable, int], part_counts: Mapping[Hashable, int], sampling_strategy: SamplingStrategy
+) -> dict[Hashable, int]:
+    """New samples per class for a part of the rows (a fold's training rows, the train split) whose whole (every
+    deciding row) is augmented by ``sampling_strategy``, so that the lift judges on the part what is published for
+    the whole. Named strategies, ratios and callables ask it of the part itself: balancing a part is what
+    balancing the whole means there. A dict's counts are totals for the whole; the part gets the whole's new rows
+    of each class in proportion to its share of that class's rows, so synthetic rows are the same share of each
+    class in both."""
+    if not isinstance(sampling_strategy, Mapping):
+        return samples_to_generate(part_counts, sampling_strategy)
+    whole = samples_to_generate(whole_counts, sampling_strategy)
+    return {c: int(round(whole.get(c, 0) * part_counts[c] / whole_counts[c])) if whole_counts.get(c) else 0
+            for c in part_counts}
+
+
 def _classes_with_rows(class_counts: Mapping[Hashable, int]) -> Counts:
     """The classes that have rows, in imblearn's (sorted) order where the classes can be sorted."""
     for cls, n in class_counts.items():

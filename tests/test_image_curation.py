@@ -104,7 +104,7 @@ def test_generate_curates_to_the_balancing_counts_and_never_reads_the_gate_rows(
     synthetic = image_modality.generate(model, split, config)
 
     needed = image_modality.rows_to_generate(split, config)
-    for_lift = image_modality._to_generate(split.train_labels, split, config)
+    for_lift = image_modality._lift_rows_to_generate(split, config)
     assert np.bincount(synthetic.labels, minlength=split.n_classes).tolist()[:2] == [needed[0], needed[1]]
     assert np.bincount(synthetic.for_lift()[1], minlength=split.n_classes).tolist()[:2] == [for_lift[0], for_lift[1]]
     assert synthetic.curation["factor"] == 3

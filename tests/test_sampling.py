@@ -209,3 +209,16 @@ def test_bad_texts_are_refused_with_the_reason(text, message):
     with pytest.raises(ValueError) as error:
         check_sampling_strategy_text(text)
     assert str(error.value).startswith(message)
+
+
+def test_a_part_gets_a_dicts_new_rows_in_proportion_and_other_strategies_apply_to_the_part_itself():
+    from gan_models.sampling import part_samples_to_generate
+
+    whole, part = {"a": 20, "b": 100}, {"a": 16, "b": 80}  # a fold's training rows: 4/5 of each class
+    # the whole gets 40 new "a" rows (20 -> 60); the part 4/5 of them, so synthetic rows are 2/3 of "a" in both
+    assert part_samples_to_generate(whole, part, {"a": 60}) == {"a": 32, "b": 0}
+    assert samples_to_generate(part, {"a": 60}) == {"a": 44, "b": 0}  # what reading the dict on the part would give
+    for strategy in ("auto", "minority", 0.5, lambda y: {"a": 70}):
+        assert part_samples_to_generate(whole, part, strategy) == samples_to_generate(part, strategy)
+    with pytest.raises(ValueError, match="already has"):
+        part_samples_to_generate(whole, part, {"a": 19})  # judged against the whole, as the publication is

@@ -12,7 +12,7 @@ from dagster import MetadataValue
 
 from assets.metadata import png_markdown
 from assets.progress import count_progress
-from gan_models.sampling import samples_to_generate
+from gan_models.sampling import part_samples_to_generate, samples_to_generate
 from gan_models.image import ImageGAN, ImageGANConfig, PerClassImageGAN, image_grid, sample_grid, train_single_class
 from gan_models.runtime import state_fingerprint
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, PlanConfig, QualityThresholds, SamplingConfig
@@ -214,13 +214,22 @@ def rows_to_generate(data: ImageSplit, config: SamplingConfig) -> dict[int, int]
     """New images per class index (zero included) that the sampling strategy asks of every deciding image (train
     and validation): the ones published beside them. The strategy must also fit the train images alone, which the
     lift balances: that is checked here too, so a strategy that does not is refused before the GAN trains."""
-    _to_generate(data.train_labels, data, config)
-    return _to_generate(_deciding_labels(data), data, config)
+    _lift_rows_to_generate(data, config)
+    return samples_to_generate(_counts_by_index(_deciding_labels(data), data), _strategy(data, config))
 
 
-def _to_generate(labels: np.ndarray, data: ImageSplit, config: SamplingConfig) -> dict[int, int]:
-    return samples_to_generate(dict(enumerate(np.bincount(labels, minlength=data.n_classes).tolist())),
-                               _strategy_by_index(config.parsed_strategy(), data.class_names))
+def _lift_rows_to_generate(data: ImageSplit, config: SamplingConfig) -> dict[int, int]:
+    """New images per class index that the lift adds to the train images (:func:`part_samples_to_generate`)."""
+    return part_samples_to_generate(_counts_by_index(_deciding_labels(data), data),
+                                    _counts_by_index(data.train_labels, data), _strategy(data, config))
+
+
+def _counts_by_index(labels: np.ndarray, data: ImageSplit) -> dict[int, int]:
+    return dict(enumerate(np.bincount(labels, minlength=data.n_classes).tolist()))
+
+
+def _strategy(data: ImageSplit, config: SamplingConfig):
+    return _strategy_by_index(config.parsed_strategy(), data.class_names)
 
 
 def _deciding_labels(data: ImageSplit) -> np.ndarray:
@@ -230,7 +239,7 @@ def _deciding_labels(data: ImageSplit) -> np.ndarray:
 def generate(model, data: ImageSplit, config: SamplingConfig) -> SyntheticImages:
     """One pool of samples per class, curated when asked: the publication takes the first ``rows_to_generate`` of
     each class (they balance every deciding image), the lift the first that balance the train images it trains on."""
-    published, for_lift = rows_to_generate(data, config), _to_generate(data.train_labels, data, config)
+    published, for_lift = rows_to_generate(data, config), _lift_rows_to_generate(data, config)
     wanted = {cls: max(n, for_lift[cls]) for cls, n in published.items() if max(n, for_lift[cls]) > 0}
     images, labels = _sampled(model, data, {cls: n * config.image_curation for cls, n in wanted.items()}, config)
     summary = {}

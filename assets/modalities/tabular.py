@@ -11,7 +11,7 @@ from dagster import MetadataValue
 
 from assets.metadata import png_markdown
 from assets.progress import count_progress
-from gan_models.sampling import samples_to_generate
+from gan_models.sampling import part_samples_to_generate, samples_to_generate
 from gan_models.runtime import state_fingerprint
 from gan_models.tabular import TabularGAN, TabularGANConfig
 from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, PlanConfig, QualityThresholds, SamplingConfig
@@ -146,7 +146,8 @@ def generate(models: TabularGenerators, data: TabularPlan, config: SamplingConfi
     needed = rows_to_generate(data, config)
     fold_chunks = {}
     for fold, model in enumerate(models.folds):
-        counts = samples_to_generate(_class_counts(data.fold_training_rows(fold), data), config.parsed_strategy())
+        counts = part_samples_to_generate(data.class_counts(), _class_counts(data.fold_training_rows(fold), data),
+                                          config.parsed_strategy())
         fold_chunks[fold] = _chunks(model, counts, config)
     return SyntheticTable(
         label_column=data.label_column,
