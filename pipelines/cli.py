@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--image-curation", type=at_least(1),
                      help=f"images: generate N candidates per synthetic image kept, and keep those the checks' CNN "
                      "labels as their class, that copy no train image and that add the most coverage (default "
-                     f"{DEFAULT_IMAGE_CURATION}: keep every sample)")
+                     f"{DEFAULT_IMAGE_CURATION}; 1 keeps every sample)")
     run.add_argument("--min-lift", type=min_lift_arg, default=0.0,
                      help="lower CI bound the lift must exceed (>= 0; default 0)")
     run.add_argument("--require-beat-baseline", action="store_true",

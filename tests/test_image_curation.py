@@ -112,8 +112,8 @@ def test_generate_curates_to_the_balancing_counts_and_never_reads_the_gate_rows(
     (arguments,) = seen
     gate_rows = {split.validation_images.tobytes(), split.holdout_images.tobytes()}
     assert not any(isinstance(a, np.ndarray) and a.tobytes() in gate_rows for a in arguments)
-    assert image_modality.generate(model, split, SamplingConfig(seed=0, sampling_strategy=config.sampling_strategy)
-                                   ).curation == {}
+    uncurated = SamplingConfig(seed=0, sampling_strategy=config.sampling_strategy, image_curation=1)
+    assert image_modality.generate(model, split, uncurated).curation == {}
 
 
 def test_image_curation_reaches_the_sampler_from_the_command_line_and_the_catalog_and_tables_refuse_it(tmp_path):

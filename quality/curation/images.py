@@ -28,8 +28,9 @@ from quality.checks.neighbours import nearest_distances, pairwise_distances
 
 NEAR_COPY_QUANTILE = 0.05
 MIN_CONFIDENCE = 0.5
-# Candidates generated per image kept; 1 keeps every sample (no curation).
-DEFAULT_IMAGE_CURATION = 1
+# Candidates generated per image kept; 1 keeps every sample (no curation). 4: on the built-in digits, curation from
+# 4 candidates raised real + synthetic by 0.06-0.09 balanced accuracy (two seeds); on BreastMNIST it changed nothing.
+DEFAULT_IMAGE_CURATION = 4
 
 
 @dataclass(frozen=True)
