@@ -160,10 +160,10 @@ def generate(models: TabularGenerators, data: TabularPlan, config: SamplingConfi
     )
 
 
-
 def curation_summary(synthetic: SyntheticTable) -> dict[str, Any]:
     """Tables keep every sample: nothing is curated."""
     return {}
+
 
 def _class_counts(rows: pd.DataFrame, data: TabularPlan) -> dict:
     counts = rows[data.label_column].value_counts()

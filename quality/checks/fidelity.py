@@ -19,6 +19,7 @@ from quality.checks.result import CheckResult, figure_text
 from quality.checks.table_encoding import (
     TrainEncoding, category_strings, fit_train_encoding, sorted_labels, train_columns,
 )
+from quality.data.splitting import stratified_sample
 
 C2ST_MIN_ROWS_PER_SIDE = 10
 C2ST_FOLDS = 5
@@ -140,20 +141,12 @@ def _label_agreement(
     from sklearn.linear_model import LogisticRegression
 
     if len(train) > LABEL_AGREEMENT_MAX_ROWS:
-        train = _stratified_subsample(train, label_column, LABEL_AGREEMENT_MAX_ROWS / len(train), seed)
+        kept = stratified_sample(train[label_column].to_numpy(), LABEL_AGREEMENT_MAX_ROWS / len(train),
+                                 np.random.default_rng(seed), min_rows=LABEL_AGREEMENT_MIN_CLASS_ROWS)
+        train = train.iloc[kept]
     model = LogisticRegression(max_iter=2000).fit(encoding.transform(train), train[label_column].astype(str))
     predicted = model.predict(encoding.transform(synthetic))
     return float(np.mean(predicted == synthetic[label_column].astype(str).to_numpy()))
-
-
-def _stratified_subsample(rows: pd.DataFrame, label_column: str, fraction: float, seed: int) -> pd.DataFrame:
-    """``fraction`` of each class's rows (seeded), and at least ``LABEL_AGREEMENT_MIN_CLASS_ROWS`` of a rare one."""
-    rng = np.random.default_rng(seed)
-    keep = []
-    for positions in rows.groupby(label_column, sort=True).indices.values():
-        size = max(min(len(positions), LABEL_AGREEMENT_MIN_CLASS_ROWS), round(fraction * len(positions)))
-        keep.append(rng.choice(positions, size=size, replace=False))
-    return rows.iloc[np.sort(np.concatenate(keep))]
 
 
 def _marginal_gaps(pairs: dict, weights: list[float], encoding: TrainEncoding) -> tuple[dict[str, float], float]:

@@ -82,5 +82,19 @@ def cap_class_rows(
     return np.sort(np.concatenate(kept))
 
 
+def stratified_sample(labels: Sequence[Hashable], fraction: float, rng: np.random.Generator,
+                      min_rows: int = 1) -> np.ndarray:
+    """Sorted positions of ``fraction`` of each class's rows, drawn without replacement: at least ``min_rows`` of a
+    class (every row of a class that has fewer). Classes in :func:`sorted_classes` order, each drawn once from
+    ``rng``."""
+    labels = np.asarray(labels)
+    keep = []
+    for cls in sorted(dict.fromkeys(labels.tolist()), key=lambda c: (str(type(c)), c)):
+        positions = np.flatnonzero(labels == cls)
+        size = min(len(positions), max(min_rows, int(round(fraction * len(positions)))))
+        keep.append(rng.choice(positions, size=size, replace=False))
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=int)
+
+
 def sorted_classes(labels: np.ndarray) -> list:
     return sorted(np.unique(labels).tolist(), key=lambda c: (str(type(c)), c))

@@ -36,6 +36,7 @@ from quality.checks.gx_suite import is_numeric_column
 from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, RunPrediction, build_lift_report
 from quality.lift.report import LiftReport
 from quality.checks.table_encoding import MISSING
+from quality.data.splitting import stratified_sample
 
 if TYPE_CHECKING:
     from imblearn.pipeline import Pipeline
@@ -46,7 +47,11 @@ REAL_PLUS_SMOTE = "real+smote"
 REAL_PLUS_RANDOM_OVERSAMPLING = "real+random_oversampling"
 REAL_CLASS_WEIGHTS = "real+class_weights"  # real rows only, each class weighted by its inverse frequency
 CLASSIC_BASELINES = (REAL_CLASS_WEIGHTS, REAL_PLUS_SMOTE, REAL_PLUS_RANDOM_OVERSAMPLING)
-METHODS = (REAL_ONLY, REAL_PLUS_SYNTHETIC, *CLASSIC_BASELINES)
+# Each method's (resampler, class weight), in report order; real+synthetic also trains on the synthetic rows.
+METHOD_RECIPES = {REAL_ONLY: (None, None), REAL_PLUS_SYNTHETIC: (None, None), REAL_CLASS_WEIGHTS: (None, "balanced"),
+                  REAL_PLUS_SMOTE: ("smote", None), REAL_PLUS_RANDOM_OVERSAMPLING: ("random_oversampling", None)}
+METHODS = tuple(METHOD_RECIPES)
+WITHOUT_BASELINES = (REAL_ONLY, REAL_PLUS_SYNTHETIC)
 FOREST_TREES = 150
 # 100 rounds at twice sklearn's default rate: on the scale benchmark's tables the balanced accuracy of every method
 # stayed within 0.01 of 200 rounds at the default rate (BENCHMARKS.md, "Scale"), at half the cost.
@@ -109,13 +114,7 @@ def capped_training_rows(train: pd.DataFrame, synthetic: pd.DataFrame, label_col
 
 
 def _stratified(rows: pd.DataFrame, label_column: str, fraction: float, rng: np.random.Generator) -> pd.DataFrame:
-    labels = rows[label_column].to_numpy()
-    keep = []
-    for cls in sorted_labels(pd.unique(labels).tolist()):
-        positions = np.flatnonzero(labels == cls)
-        n_keep = max(1, int(round(fraction * len(positions))))
-        keep.append(rng.choice(positions, size=n_keep, replace=False))
-    return rows.iloc[np.sort(np.concatenate(keep))] if keep else rows
+    return rows.iloc[stratified_sample(rows[label_column].to_numpy(), fraction, rng)]
 
 
 def minority_class(train: pd.DataFrame, label_column: str) -> Hashable:
@@ -257,9 +256,7 @@ def fold_runs(
     runs = []
     for seed in seeds:
         capped, thinned = capped_training_rows(train, synthetic, label_column, seed)
-        chosen = _method_rows(capped, thinned, include_baselines)
-        if methods is not None:
-            chosen = {method: chosen[method] for method in methods}
+        chosen = _method_rows(capped, thinned, methods or (METHODS if include_baselines else WITHOUT_BASELINES))
         for classifier in classifiers:
             for method, (rows, resampler, class_weight) in chosen.items():
                 pipeline = downstream_pipeline(capped, label_column, classifier, seed, resampler, class_weight)
@@ -271,15 +268,15 @@ def fold_runs(
     return runs
 
 
-def _method_rows(train: pd.DataFrame, synthetic: pd.DataFrame, include_baselines: bool) -> dict:
-    """Each method's (training rows, resampler, class weight)."""
-    methods = {REAL_ONLY: (train, None, None),
-               REAL_PLUS_SYNTHETIC: (pd.concat([train, synthetic[list(train.columns)]], ignore_index=True), None, None)}
-    if include_baselines:
-        methods[REAL_CLASS_WEIGHTS] = (train, None, "balanced")
-        methods[REAL_PLUS_SMOTE] = (train, "smote", None)
-        methods[REAL_PLUS_RANDOM_OVERSAMPLING] = (train, "random_oversampling", None)
-    return methods
+def _method_rows(train: pd.DataFrame, synthetic: pd.DataFrame, methods: Sequence[str]) -> dict:
+    """Each of ``methods``' (training rows, resampler, class weight), in that order; the real+synthetic rows are
+    joined only when that method is asked for."""
+    def rows(method: str) -> pd.DataFrame:
+        if method != REAL_PLUS_SYNTHETIC:
+            return train
+        return pd.concat([train, synthetic[list(train.columns)]], ignore_index=True)
+
+    return {method: (rows(method), *METHOD_RECIPES[method]) for method in methods}
 
 
 def _joined_over_folds(by_fold: Mapping[int, list[RunPrediction]]) -> list[RunPrediction]:
