@@ -182,6 +182,32 @@ def test_output_activation_gives_soft_and_exact_one_hots_per_span():
     assert bool((activation.hard(pushed)[:, city.start + 1] == 1).all())
 
 
+def test_output_activation_groups_spans_by_width_and_equals_a_span_by_span_gumbel_softmax():
+    from gan_models.tabular.encoder import SpanInfo
+    from gan_models.tabular.networks import GUMBEL_TAU
+
+    layout, start = [], 0
+    for width in (1, 8, 2, 64, 7, 1, 3, 8):  # tanh scalars (width 1) between one-hots of 2 to 64
+        activation = "tanh" if width == 1 else "softmax"
+        layout.append(SpanInfo("c", "continuous", "alpha" if width == 1 else "mode", start, start + width, activation))
+        start += width
+    activation = OutputActivation(layout)
+    assert activation.group_shapes == [(2, 1), (4, 1), (8, 3), (64, 1)]
+    raw = torch.randn(32, start, requires_grad=True)
+    soft = activation(raw, generator=torch.Generator().manual_seed(3))
+    hard = activation.hard(raw, generator=torch.Generator().manual_seed(3))
+    uniform = torch.rand(raw.shape, generator=torch.Generator().manual_seed(3)).clamp_min(1e-20)
+    noisy = raw.detach() - torch.log(-torch.log(uniform))
+    for span in layout:
+        if span.activation == "tanh":
+            torch.testing.assert_close(soft[:, span.start], torch.tanh(raw[:, span.start]))
+            continue
+        logits = noisy[:, span.start:span.end]
+        torch.testing.assert_close(soft[:, span.start:span.end], (logits / GUMBEL_TAU).softmax(dim=1))
+        chosen = torch.nn.functional.one_hot(logits.argmax(dim=1), span.end - span.start).float()
+        assert torch.equal(hard[:, span.start:span.end], chosen)
+
+
 # ---------------------------------------------------------------------------------------- networks
 def autograd_gradient_penalty(critic: Discriminator, real: torch.Tensor, fake: torch.Tensor, pac: int) -> torch.Tensor:
     """Reference: the WGAN-GP penalty by autograd (create_graph=True, then a double backward), as the
