@@ -54,8 +54,9 @@ def test_digits_run_reports_every_image_check_and_both_baselines(tmp_path, capsy
 
 @pytest.mark.slow
 def test_breastmnist_uses_the_official_splits(tmp_path, capsys, breastmnist_path):
-    # two lift seeds: this run is about the splits, and a lift over fewer than five seeds is measured all the same
-    code, outcome = run_cli(capsys, str(breastmnist_path), "--out", str(tmp_path), *FAST, "--lift-seeds", "2")
+    # ten GAN steps and two lift seeds: this run is about the splits, and a short run measures them all the same
+    code, outcome = run_cli(capsys, str(breastmnist_path), "--out", str(tmp_path), *FAST, "--image-steps", "10",
+                            "--lift-seeds", "2")
     assert code == 0
     # the official train (147 / 399) and val (21 / 57) images decide and are published; test only reports
     assert outcome["class_counts_before"] == {"0": 168, "1": 456}
