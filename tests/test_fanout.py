@@ -27,8 +27,9 @@ def two_class_npz(path):
 def test_two_classes_train_in_two_processes(tmp_path, monkeypatch):
     from pipelines.definitions import defs
 
-    # the GAN's inputs run in this process, whose Definitions kept the storage root they were first imported
-    # with; the step processes import them afresh, so they are pointed at the same root
+    # The GAN's inputs are materialized in this process, so that only the GAN's own steps pay a process start
+    # (about 10 s each). This process's Definitions kept the storage root they were first imported with; the step
+    # processes import them afresh, so they are pointed at the same root.
     home = Path(defs.resources["artifact_io"].storage.root)
     monkeypatch.setenv("SYNTHLIFT_HOME", str(home))
     two_class_npz(tmp_path / "shapes.npz")
@@ -41,7 +42,6 @@ def test_two_classes_train_in_two_processes(tmp_path, monkeypatch):
     }
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(DATASETS, ["shapes"])
-        # in this process, so that only the GAN's own steps pay a process start (about 10 s) each
         upstream = [AssetKey("raw_dataset"), AssetKey("evaluation_plan")]
         with execute_job(reconstructable(augmentation_job), instance, run_config=inputs, asset_selection=upstream,
                          tags=tags) as result:

@@ -210,10 +210,6 @@ def mark_community_dialog_seen(base_url: str) -> None:
     assert graphql(base_url, "{ shouldShowNux }")["shouldShowNux"] is False
 
 
-def open_page(page, url: str) -> None:
-    page.goto(url, wait_until="networkidle")
-
-
 def show_markdown(page, metadata_key: str):
     """Open the '[Show Markdown]' dialog of one metadata entry and return the dialog."""
     row = page.locator("tr").filter(has=page.get_by_text(metadata_key, exact=True))
@@ -236,7 +232,8 @@ def test_the_ui_shows_the_asset_graph_and_the_lift_reports_table_and_plot(dagste
 
 def asset_graph_shows_every_synthlift_asset(dagster_ui, page):
     with screenshot_on_failure(page, "asset_graph"):
-        open_page(page, f"{dagster_ui['url']}/locations/{dagster_ui['location']}/asset-groups/{GROUP}")
+        page.goto(f"{dagster_ui['url']}/locations/{dagster_ui['location']}/asset-groups/{GROUP}",
+                  wait_until="networkidle")
         graph_nodes = page.locator("svg foreignObject")
         for name in ASSETS:
             sync_api.expect(graph_nodes.filter(has=page.get_by_text(name, exact=True))).to_have_count(1)
@@ -245,7 +242,7 @@ def asset_graph_shows_every_synthlift_asset(dagster_ui, page):
 
 def lift_report_materialization_shows_the_lift_table_and_plot(dagster_ui, page):
     with screenshot_on_failure(page, "lift_report"):
-        open_page(page, f"{dagster_ui['url']}/assets/lift_report?view=events")
+        page.goto(f"{dagster_ui['url']}/assets/lift_report?view=events", wait_until="networkidle")
         # The latest event is selected, and it is this partition from the run this test made.
         headline = page.get_by_text(re.compile("materialized in run", re.IGNORECASE))
         sync_api.expect(headline).to_contain_text(dagster_ui["run_id"][:8])
