@@ -23,18 +23,20 @@ def run_cli(capsys, *args) -> tuple[int, dict, str]:
 
 @pytest.mark.slow
 def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients_csv, any_min_lift):
+    # two folds, not the rule's five (tests/test_plan.py covers the rule): every figure is reported all the same
     code, outcome, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--out", str(tmp_path), *FAST,
-                               "--min-lift", "-1")
+                               "--min-lift", "-1", "--folds", "2")
     assert code == 0
     assert outcome["class_counts_before"]["sick"] < outcome["class_counts_before"]["well"]
     assert outcome["class_counts_after"]["sick"] == outcome["class_counts_after"]["well"]
     assert {c["name"] for c in outcome["checks"]} == {"validity", "fidelity", "diversity", "privacy"}
     assert all("passed" in c and c["metrics"] for c in outcome["checks"])
     gated = outcome["gate"]
-    assert gated["evaluated_on"] == "5-fold cross-fit" and gated["ci_low"] <= gated["mean"] <= gated["ci_high"]
+    assert gated["evaluated_on"] == "2-fold cross-fit" and gated["ci_low"] <= gated["mean"] <= gated["ci_high"]
     assert gated["n_eval_rows"] == 200  # every row the user gave was judged
     assert gated["minimum_detectable_lift"] == pytest.approx((gated["ci_high"] - gated["ci_low"]) / 2)
     assert outcome["protocol"]["kind"] == "cross_fit" and outcome["protocol"]["deciding_rows"] == 200
+    assert outcome["protocol"]["folds"] == 2
     assert outcome["lift"]["final"] is None  # a user's table has no outer holdout unless asked
     assert outcome["timings"]["lift_report"] > 0 and "gan_generator.train_generator_part[final]" in outcome["timings"]
     methods = set(outcome["lift"]["decision"]["scores"])
@@ -69,7 +71,8 @@ def test_a_rejected_run_leaves_the_last_publication_untouched(tmp_path, capsys, 
     code, first, _ = run_cli(capsys, str(patients_csv), *out, "--min-lift", "-1")
     assert code == 0
     before = latest_publication(tmp_path / "published", "patients")
-    code, second, err = run_cli(capsys, str(patients_csv), *out, "--min-lift", "1.0", "--seed", "1")
+    # five epochs: however the second run is rejected (by the lift or by a blocking check), nothing may change
+    code, second, err = run_cli(capsys, str(patients_csv), *out, "--min-lift", "1.0", "--seed", "1", "--epochs", "5")
     assert code == 0 and second["decision"] == "rejected" and second["output"] is None
     assert err.strip().splitlines()[-1].startswith("synthlift: rejected, an honest decision (exit 0)")
     assert any("does not exceed min_lift=1.0" in r or "blocking check" in r for r in second["reasons"])

@@ -19,7 +19,7 @@ def test_a_schedule_request_runs_the_whole_job_for_its_partition(tmp_path):
 
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(yaml.safe_dump({"datasets": [
-        {"name": "cancer", "source": "breast_cancer", "training": {"epochs": 5}, "lift_seeds": 2, "folds": 2}]}))
+        {"name": "cancer", "source": "breast_cancer", "training": {"epochs": 5}, "lift_seeds": 2, "folds": 1}]}))
     with instance_for_test() as instance:
         context = build_schedule_context(instance=instance, resources={"catalog": DatasetCatalog(path=str(catalog))})
         (request,) = augmentation_schedule(context)

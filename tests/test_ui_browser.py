@@ -46,6 +46,7 @@ DATASET = "breast_cancer"  # the embedded default: both the source and the parti
 SMALL_BUDGET = {
     "ops": {
         "raw_dataset": {"config": {"source": DATASET}},
+        "evaluation_plan": {"config": {"folds": 1}},  # one GAN to judge, not five: the UI is the point here
         "gan_generator": {"config": {"epochs": 20}},
         "lift_report": {"config": {"seeds": [0, 1]}},
     }
