@@ -15,6 +15,7 @@ from pipelines.config import LiftConfig, PublishConfig
 from pipelines.resources import SynthliftStorage
 from quality.report import plots
 from quality.data.artifacts import LiftResult, PublicationRecord
+from quality.lift.workers import release_worker_processes
 from quality.publish.decision import MIN_LIFT_SEEDS, decide
 from quality.publish.card import checks_table, lift_table, write_data_card
 from quality.publish.store import publish_version, record_rejection
@@ -30,7 +31,10 @@ def lift_report(context: AssetExecutionContext, config: LiftConfig, evaluation_p
         context.log.warning(f"only {len(set(config.seeds))} distinct seeds: the lift is measured but cannot publish "
                             f"(at least {MIN_LIFT_SEEDS} are needed)")
     modality = modality_for(evaluation_plan)
-    result, seconds = timed(modality.measure_lift, evaluation_plan, synthetic_samples, config, context.log.info)
+    try:
+        result, seconds = timed(modality.measure_lift, evaluation_plan, synthetic_samples, config, context.log.info)
+    finally:
+        release_worker_processes()
     decision, final = result.decision_report, result.final_report
     gated = decision["lifts"]
     ba = next(l for l in gated if l["method"] == "real+synthetic" and l["reference"] == "real_only"

@@ -87,9 +87,4 @@ def k8s_executor(gpu_ops: Iterable[str]) -> ExecutorDefinition:
     return k8s_job_executor.configured({"per_step_k8s_config": {name: gpu_step_k8s_config() for name in gpu_ops}})
 
 
-def k8s_definitions(definitions: Definitions) -> Definitions:
-    """``definitions`` with the k8s executor as the default executor of every job."""
-    return Definitions.merge(definitions, Definitions(executor=k8s_executor(gpu_op_names(definitions))))
-
-
-defs = k8s_definitions(local_definitions.defs)
+defs = local_definitions.build_definitions(k8s_executor(gpu_op_names(local_definitions.defs)))

@@ -2,7 +2,7 @@
 
 from typing import Optional
 
-from dagster import Definitions
+from dagster import Definitions, ExecutorDefinition
 
 from assets.asset_checks import synthetic_checks
 from assets.evaluation import lift_report, published_dataset
@@ -10,6 +10,7 @@ from assets.generation import gan_generator, synthetic_samples
 from assets.ingest import evaluation_plan, every_class_in_every_part, raw_dataset
 from pipelines.automation import augmentation_schedule, catalog_sensor, source_change_sensor
 from pipelines.config import QualityThresholds
+from pipelines.executor import step_executor
 from pipelines.io_managers import ArtifactIOManager
 from pipelines.jobs import augmentation_job
 from pipelines.resources import SynthliftStorage, default_catalog, default_storage
@@ -28,11 +29,17 @@ def build_resources(storage: Optional[SynthliftStorage] = None) -> dict:
     }
 
 
-defs = Definitions(
-    assets=ASSETS,
-    asset_checks=ASSET_CHECKS,
-    jobs=[augmentation_job],
-    schedules=[augmentation_schedule],
-    sensors=[catalog_sensor, source_change_sensor],
-    resources=build_resources(),
-)
+def build_definitions(executor: ExecutorDefinition = step_executor) -> Definitions:
+    """Every asset, check, job, schedule, sensor and resource, with ``executor`` as every job's executor."""
+    return Definitions(
+        assets=ASSETS,
+        asset_checks=ASSET_CHECKS,
+        jobs=[augmentation_job],
+        schedules=[augmentation_schedule],
+        sensors=[catalog_sensor, source_change_sensor],
+        resources=build_resources(),
+        executor=executor,
+    )
+
+
+defs = build_definitions()

@@ -27,3 +27,15 @@ def test_the_lift_and_the_publication_wait_for_every_check_of_the_samples():
     for step in ("lift_report", "published_dataset"):
         upstream = {output.node.name for output in dependencies.all_upstream_outputs_from_node(step)}
         assert {f"synthetic_samples_{name}" for name in SAMPLE_CHECKS} <= upstream, step
+
+
+def test_step_processes_fork_from_a_preloading_server_unless_the_run_config_chose_a_start_method():
+    from pipelines.executor import step_executor, with_forkserver_default
+
+    assert defs.resolve_job_def("augmentation_job").executor_def is step_executor
+    forked = with_forkserver_default({"multiprocess": {"max_concurrent": 2}})
+    assert forked["multiprocess"] == {"max_concurrent": 2,
+                                      "start_method": {"forkserver": {"preload_modules": ["pipelines.definitions"]}}}
+    spawned = {"multiprocess": {"start_method": {"spawn": {}}}}
+    assert with_forkserver_default(spawned) == spawned
+    assert with_forkserver_default({"in_process": {}}) == {"in_process": {}}

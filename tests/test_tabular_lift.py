@@ -176,3 +176,31 @@ def test_the_cross_fitted_report_is_the_same_on_one_process_or_two_and_equals_wh
     joined = tabular_lift._joined_over_folds(whole)
     assert one.scores == tabular_lift._report(y_true, joined, classes, minority_class(train, LABEL), True,
                                               one.evaluated_on, 50).scores
+
+
+def test_released_lift_workers_leave_no_process_behind():
+    """joblib keeps its worker processes 300 s for reuse; a Dagster step process that started them would
+    linger that long before the run's next step could start."""
+    import os
+    from pathlib import Path
+
+    from joblib import Parallel, delayed
+
+    from quality.lift.workers import release_worker_processes
+
+    def loky_workers() -> list[str]:  # this process's children that are loky workers, read from /proc
+        workers = []
+        for entry in Path("/proc").iterdir():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == os.getpid() and "popen_loky" in command:
+                workers.append(entry.name)
+        return workers
+
+    assert Parallel(n_jobs=2)(delayed(abs)(value) for value in (-1, -2, -3)) == [1, 2, 3]
+    assert loky_workers()  # the pool outlives the call
+    release_worker_processes()
+    assert not loky_workers()
