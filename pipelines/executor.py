@@ -2,9 +2,10 @@
 start from a fork server that has already imported the pipeline.
 
 A spawned step process imports torch, Dagster and scikit-learn afresh, about 10 s on 2 cores before its first line
-of work; forked from a server that holds those imports, it starts in well under a second. The server only imports
-(it trains nothing and starts no threads), which is what makes forking from it safe. A run config that names a
-``start_method`` keeps it, and platforms without ``forkserver`` (Windows) keep Dagster's ``spawn``.
+of work; forked from a server that holds those imports, it starts in about a second. The server only imports: it
+trains nothing, and the few threads its imports start (BLAS and allocator pools) sit idle while it forks, so no
+child inherits a held lock. A run config that names a ``start_method`` keeps it, and platforms without
+``forkserver`` (Windows) keep Dagster's ``spawn``.
 """
 
 from __future__ import annotations
@@ -42,4 +43,3 @@ def step_executor(context: InitExecutorContext) -> Executor:
     """Dagster's ``multi_or_in_process_executor``, its step processes forked from a preloading server."""
     config = with_forkserver_default(context.executor_config)
     return multi_or_in_process_executor.executor_creation_fn(context._replace(executor_config=config))
-
