@@ -126,7 +126,7 @@ class CatalogEntry(BaseModel):
     folds: Optional[int] = Field(default=None, ge=0, description="0: by the rule; 1: a validation split; K: K folds.")
     holdout_fraction: Optional[float] = Field(default=None, ge=0.0, lt=0.5,
                                               description="Rows held out to report only (default: by source).")
-    lift_seeds: int = Field(default=MIN_LIFT_SEEDS, ge=2,
+    lift_seeds: int = Field(default=MIN_LIFT_SEEDS, ge=1,
                             description=f"Downstream seeds; a lift over fewer than {MIN_LIFT_SEEDS} never publishes.")
     image_size: int = Field(default=FOLDER_IMAGE_SIZE, ge=8)
 

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from pipelines.catalog import (
     CatalogEntry,
@@ -189,6 +190,22 @@ def test_run_config_has_the_cli_shape(tmp_path):
     expected["ops"]["raw_dataset"]["config"]["image_size"] = 28
     expected["ops"]["gan_generator"]["config"]["checkpoint_every"] = 0
     assert entry.run_config() == expected
+
+
+@pytest.mark.parametrize("seeds", [0, 1])
+def test_catalog_and_cli_accept_the_same_lift_seeds(seeds):
+    from pipelines.cli import ArgumentError, build_parser
+
+    def accepted(parse) -> bool:
+        try:
+            parse()
+        except (ValidationError, ArgumentError):
+            return False
+        return True
+
+    in_catalog = accepted(lambda: CatalogEntry(name="bc", source="breast_cancer", lift_seeds=seeds))
+    in_cli = accepted(lambda: build_parser().parse_args(["run", "breast_cancer", "--lift-seeds", str(seeds)]))
+    assert in_catalog == in_cli == (seeds >= 1)
 
 
 def test_every_run_config_validates_against_the_augmentation_job(tmp_path, augmentation_job):
