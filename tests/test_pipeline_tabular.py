@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.cli import main
+from pipelines.cli import main, print_outcome
 from quality.publish.store import latest_publication
 
 # 100 epochs: at 30 the generator still leaves blanks in the "sick" rows, which the validity check refuses
@@ -47,6 +47,8 @@ def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients
         assert outcome["decision"] == "rejected"
         return
     assert outcome["decision"] == "published"
+    print_outcome(outcome, as_json=False)
+    assert "over real+smote" in capsys.readouterr().out  # the plain output compares the GAN with each baseline
     version = latest_publication(tmp_path / "published", "patients")
     assert str(version) == outcome["output"]
     augmented = pd.read_parquet(version / "augmented.parquet")

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from quality.publish.store import latest_publication, publish_version, record_rejection
-from quality.publish.card import render_data_card
+from quality.publish.card import protocol_lines, render_data_card
 
 
 def _writer(text):
@@ -53,6 +53,26 @@ def test_data_card_markdown_lists_decision_checks_and_lift():
     text = render_data_card(card)
     assert "| privacy | pass | yes | copies=0 | ok |" in text
     assert "+0.0500" in text and "evaluated on the validation" in text
+
+
+def test_the_card_compares_the_gan_with_each_classic_baseline_and_says_when_one_did_better():
+    lift = {"method": "real+synthetic", "metric": "balanced_accuracy"}
+    card = {"dataset": "cancer", "decision": "published",
+            "gate": {**lift, "reference": "real_only", "mean": 0.05, "ci_low": 0.01, "ci_high": 0.09},
+            "lift": {"decision": {"evaluated_on": "5-fold cross-fit", "n_eval_rows": 270, "seeds": [0, 1, 2, 3, 4],
+                                  "classifiers": ["lr"], "scores": {"real_only": {"balanced_accuracy": 0.8}}, "lifts": [
+                {**lift, "reference": "real_only", "mean": 0.05, "ci_low": 0.01, "ci_high": 0.09},
+                {**lift, "reference": "real+smote", "mean": -0.02, "ci_low": -0.06, "ci_high": 0.01},
+                {**lift, "reference": "real+class_weights", "mean": 0.01, "ci_low": -0.02, "ci_high": 0.04},
+                {**lift, "reference": "real+smote", "metric": "auc", "mean": -0.5, "ci_low": -0.6, "ci_high": -0.4}]}}}
+    line = protocol_lines(card)[-1]
+    assert "-0.020 [-0.060, +0.010] over real+smote; +0.010 [-0.020, +0.040] over real+class_weights" in line
+    assert "real+smote did better than real+synthetic here (by 0.020)" in line and "auc" not in line
+    assert line in render_data_card(card)
+
+    card["lift"]["decision"]["lifts"][1].update(mean=0.02, ci_low=-0.01, ci_high=0.05)
+    assert "did better" not in protocol_lines(card)[-1]
+    assert not any("classic baselines" in line for line in protocol_lines({**card, "lift": {}}))
 
 
 def test_a_damaged_latest_card_does_not_stop_the_next_run(tmp_path):

@@ -63,7 +63,28 @@ def protocol_lines(record: dict[str, Any]) -> list[str]:
     if "minimum_detectable_lift" in gate:
         lines.append(f"power: these rows can tell a {gate['metric']} lift of about "
                      f"{gate['minimum_detectable_lift']:.3f} or more from noise (half the interval's width)")
-    return lines
+    versus = baseline_line(record)
+    return lines + ([versus] if versus else [])
+
+
+def baseline_line(record: dict[str, Any]) -> str | None:
+    """real+synthetic against each classic baseline on the rows that decided, and a plain word when one did better:
+    a user who gates on real only should still learn that SMOTE or class weights beat the GAN on their rows."""
+    gate, report = record.get("gate") or {}, (record.get("lift") or {}).get("decision")
+    if not gate or not report:
+        return None
+    versus = [lift for lift in report["lifts"] if lift["method"] == "real+synthetic"
+              and lift["reference"] != "real_only" and lift["metric"] == gate["metric"]]
+    if not versus:
+        return None
+    figures = "; ".join(f"{lift['mean']:+.3f} [{lift['ci_low']:+.3f}, {lift['ci_high']:+.3f}] over {lift['reference']}"
+                        for lift in versus)
+    line = f"against the classic baselines, on the same rows ({gate['metric']}): {figures}"
+    behind = min(versus, key=lambda lift: lift["mean"])
+    if behind["mean"] < 0:
+        line += (f". {behind['reference']} did better than real+synthetic here (by {-behind['mean']:.3f}): consider "
+                 "it, or gate on the baselines with --require-beat-baseline")
+    return line
 
 
 def checks_table(checks: list[dict[str, Any]]) -> str:
