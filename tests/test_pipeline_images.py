@@ -8,7 +8,7 @@ import pytest
 from pipelines.cli import main
 from quality.publish.store import latest_publication
 
-FAST = ["--image-steps", "30", "--lift-seeds", "5", "--lift-epochs", "2"]
+FAST = ["--image-steps", "30", "--lift-seeds", "5", "--lift-epochs", "1"]  # a pipeline test: one CNN epoch is enough
 SMALL = ["--image-size", "16"]  # digits are 8x8: 16 px shows the pipeline as well as 28 px, at a third of the cost
 
 
