@@ -48,6 +48,7 @@ from quality.lift.tables import (
     REAL_PLUS_SYNTHETIC,
     tabular_lift_report,
 )
+from quality.publish.card import baseline_lifts
 
 TEST_FRACTION = 0.3
 LIFT_SEEDS = (0, 1, 2, 3, 4)  # the product's default downstream seeds
@@ -191,10 +192,8 @@ def run_cell(table: BenchTable, seed: int, epochs: Optional[int]) -> dict[str, A
 
 def versus_baselines(outcome: dict) -> dict[str, dict]:
     """real+synthetic's cross-fitted lift over each classic baseline, as the card's last line gives it."""
-    report = (outcome.get("lift") or {}).get("decision") or {}
     return {lift["reference"]: {key: lift[key] for key in ("mean", "ci_low", "ci_high")}
-            for lift in report.get("lifts", []) if lift["method"] == REAL_PLUS_SYNTHETIC
-            and lift["metric"] == METRIC and lift["reference"] != REAL_ONLY}
+            for lift in baseline_lifts(outcome)}
 
 
 # --------------------------------------------------------------------------------------- targets

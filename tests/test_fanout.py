@@ -28,8 +28,8 @@ def test_two_classes_train_in_two_processes(tmp_path, monkeypatch):
     from pipelines.definitions import defs
 
     # The GAN's inputs are materialized in this process, so that only the GAN's own steps run in step processes
-    # (forked from the executor's preloading server). This process's Definitions kept the storage root they were first imported with; the step
-    # processes import them afresh, so they are pointed at the same root.
+    # (forked from the executor's preloading server). This process's Definitions kept the storage root they were
+    # first imported with; the step processes import them afresh, so they are pointed at the same root.
     home = Path(defs.resources["artifact_io"].storage.root)
     monkeypatch.setenv("SYNTHLIFT_HOME", str(home))
     two_class_npz(tmp_path / "shapes.npz")

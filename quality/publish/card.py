@@ -67,22 +67,28 @@ def protocol_lines(record: dict[str, Any]) -> list[str]:
     return lines + ([versus] if versus else [])
 
 
+def baseline_lifts(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gated method's lifts over each classic baseline on the rows that decided, in the gate's metric."""
+    gate, report = record.get("gate") or {}, (record.get("lift") or {}).get("decision")
+    if not gate or not report:
+        return []
+    return [lift for lift in report["lifts"] if lift["method"] == gate["method"]
+            and lift["reference"] != "real_only" and lift["metric"] == gate["metric"]]
+
+
 def baseline_line(record: dict[str, Any]) -> str | None:
     """real+synthetic against each classic baseline on the rows that decided, and a plain word when one did better:
     a user who gates on real only should still learn that SMOTE or class weights beat the GAN on their rows."""
-    gate, report = record.get("gate") or {}, (record.get("lift") or {}).get("decision")
-    if not gate or not report:
-        return None
-    versus = [lift for lift in report["lifts"] if lift["method"] == "real+synthetic"
-              and lift["reference"] != "real_only" and lift["metric"] == gate["metric"]]
+    versus = baseline_lifts(record)
     if not versus:
         return None
+    gate = record["gate"]
     figures = "; ".join(f"{lift['mean']:+.3f} [{lift['ci_low']:+.3f}, {lift['ci_high']:+.3f}] over {lift['reference']}"
                         for lift in versus)
     line = f"against the classic baselines, on the same rows ({gate['metric']}): {figures}"
     behind = min(versus, key=lambda lift: lift["mean"])
     if behind["mean"] < 0:
-        line += (f". {behind['reference']} did better than real+synthetic here (by {-behind['mean']:.3f}): consider "
+        line += (f". {behind['reference']} did better than {gate['method']} here (by {-behind['mean']:.3f}): consider "
                  "it, or gate on the baselines with --require-beat-baseline")
     return line
 
