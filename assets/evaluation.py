@@ -19,7 +19,7 @@ from quality.lift.workers import release_worker_processes
 from quality.publish.decision import MIN_LIFT_SEEDS, decide
 from quality.publish.card import checks_table, lift_table, write_data_card
 from quality.publish.store import publish_version, record_rejection
-from quality.lift.report import LiftReport
+from quality.lift.report import GATE_METRIC, REAL_ONLY, LiftReport
 
 
 @asset(group_name=GROUP, partitions_def=dataset_partitions, io_manager_key="artifact_io", kinds={"scikitlearn"})
@@ -36,13 +36,11 @@ def lift_report(context: AssetExecutionContext, config: LiftConfig, evaluation_p
     finally:
         release_worker_processes()
     decision, final = result.decision_report, result.final_report
-    gated = decision["lifts"]
-    ba = next(l for l in gated if l["method"] == "real+synthetic" and l["reference"] == "real_only"
-              and l["metric"] == "balanced_accuracy")
+    gate = LiftReport.from_dict(decision).lift(result.gated_method, REAL_ONLY, GATE_METRIC)
     context.add_output_metadata({
         "wall_seconds": seconds,
-        "balanced_accuracy_lift": MetadataValue.float(ba["mean"]),
-        "balanced_accuracy_lift_ci_low": MetadataValue.float(ba["ci_low"]),
+        f"{GATE_METRIC}_lift": MetadataValue.float(gate.mean),
+        f"{GATE_METRIC}_lift_ci_low": MetadataValue.float(gate.ci_low),
         "deciding_lift_table": MetadataValue.md(lift_table(decision)),
         "holdout_lift_table": MetadataValue.md(lift_table(final) if final else "no outer holdout"),
         "lift_plot": png_markdown(plots.lift_png(decision), "lift with confidence intervals"),
@@ -65,12 +63,12 @@ def published_dataset(
     is recorded and the last publication stays as it was."""
     modality = modality_for(evaluation_plan)
     checks = stored_checks(storage, partition_of(context), synthetic_samples.model_version)
-    reference = lift_report.extras["classic_baseline"] if config.require_beat_baseline else "real_only"
+    reference = lift_report.extras["classic_baseline"] if config.require_beat_baseline else REAL_ONLY
     decision = decide(
         checks,
         LiftReport.from_dict(lift_report.decision_report),
         min_lift=config.min_lift,
-        method=lift_report.extras.get("gated_method", "real+synthetic"),
+        method=lift_report.gated_method,
         reference=reference,
         expected_checks=(*BLOCKING_CHECKS, *REPORTED_CHECKS),
     )
@@ -119,9 +117,11 @@ def lift_notes(plan, model) -> str:
     final = ("The 'final' lift is measured on the outer holdout, which decided nothing."
              if summary["holdout_rows"] else "There is no outer holdout.")
     if summary["kind"] == "cross_fit":
+        repeats = summary.get("repeats", 1)
+        judged = "once" if repeats == 1 else f"once in each of {repeats} independent draws of the folds"
         return (f"The 'decision' lift is the {summary['folds']}-fold cross-fitted estimate of the whole procedure: "
                 "each fold's generator, encoder, scalers and classifiers were fitted without the fold's rows, and "
-                f"every one of the {summary['deciding_rows']} deciding rows was judged once. The published "
+                f"every one of the {summary['deciding_rows']} deciding rows was judged {judged}. The published "
                 f"generator was then trained on all {summary['deciding_rows']} deciding rows. {final}")
     return ("The 'decision' lift is measured on the validation split by the published generator itself, which "
             "was trained on the other deciding rows, with the synthetic rows that balance those rows. The publication "

@@ -84,7 +84,8 @@ def as_read_back(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def run_product(csv: Path, label: str, seed: int, out: Path, name: str, epochs: Optional[int]) -> dict[str, Any]:
+def run_product(csv: Path, label: str, seed: int, out: Path, name: str, epochs: Optional[int],
+                repeats: int = 1) -> dict[str, Any]:
     """``synthlift run CSV --label LABEL --seed SEED`` in this process; the outcome summary (or the error)."""
     from pipelines.cli import build_parser, run_config_from_args
     from pipelines.runner import RunFailed, run_augmentation
@@ -92,6 +93,8 @@ def run_product(csv: Path, label: str, seed: int, out: Path, name: str, epochs: 
     argv = ["run", str(csv), "--label", label, "--seed", str(seed), "--out", str(out), "--name", name]
     if epochs is not None:
         argv += ["--epochs", str(epochs)]
+    if repeats != 1:
+        argv += ["--repeats", str(repeats)]
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     try:
@@ -154,7 +157,7 @@ def held_out_report(user: pd.DataFrame, synthetic: Optional[pd.DataFrame], test:
             "synthetic_rows": len(synthetic)}
 
 
-def run_cell(table: BenchTable, seed: int, epochs: Optional[int]) -> dict[str, Any]:
+def run_cell(table: BenchTable, seed: int, epochs: Optional[int], repeats: int = 1) -> dict[str, Any]:
     """Everything measured on one (dataset, seed)."""
     started = time.perf_counter()
     label = table.label_column
@@ -166,7 +169,7 @@ def run_cell(table: BenchTable, seed: int, epochs: Optional[int]) -> dict[str, A
         test = as_read_back(test_frame, folder / "test.csv")
         common.log(f"{name}: {len(user)} user rows {user[label].value_counts().to_dict()}, {len(test)} test rows; "
                    "running synthlift")
-        outcome = run_product(folder / f"{table.name}.csv", label, seed, folder / "out", name, epochs)
+        outcome = run_product(folder / f"{table.name}.csv", label, seed, folder / "out", name, epochs, repeats)
         common.log(f"{name}: {outcome['decision']} after {outcome['wall_seconds']} s; held-out evaluation")
         held_started = time.perf_counter()
         try:
@@ -287,7 +290,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{run['machine']['sklearn']}",
         f"- Each cell: a stratified {TEST_FRACTION:.0%} TEST split never given to synthlift; the other rows, every class "
         "but the majority cut to the table's cap, are the USER rows, written to a CSV and run through "
-        f"`synthlift run CSV --label L --seed S` (epochs: {run['epochs'] or 'product default'}, 5 lift seeds, no "
+        f"`synthlift run CSV --label L --seed S{_repeats_flag(run)}` (epochs: {run['epochs'] or 'product default'}, 5 lift seeds, no "
         "thresholds). Held-out lifts: the product's `tabular_lift_report` (LR + RF, seeds 0-4) on TEST, balanced "
         "accuracy over real_only, one paired report for all methods; synthlift = user rows + the published "
         "synthetic rows (in parentheses: rejected, the rows the gate kept back).",
@@ -351,6 +354,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=common.positive_int, default=None,
                         help="tabular GAN epochs (default: the product's own)")
+    parser.add_argument("--repeats", type=common.positive_int, default=1,
+                        help="the product's --repeats: draw the cross-fitting folds this many times (default 1)")
     parser.add_argument("--out", type=Path, default=None, help=f"results JSON (default {RESULTS_PATH}); the "
                         "Markdown goes beside it with the suffix .md")
     parser.add_argument("--quick", action="store_true",
@@ -362,6 +367,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.datasets, args.seeds, args.epochs = ["breast_cancer"], [0], args.epochs or QUICK_EPOCHS
     args.out = args.out or (QUICK_RESULTS_PATH if args.quick else RESULTS_PATH)
     return args
+
+
+def _repeats_flag(run: dict[str, Any]) -> str:
+    return f" --repeats {run['repeats']}" if run.get("repeats", 1) != 1 else ""
 
 
 def write_results(results: dict[str, Any], out: Path) -> str:
@@ -382,6 +391,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     clock = common.RunClock()
     header = {"nproc": _shell("nproc"), "free_g": _free_g(), "uptime_start": _shell("uptime"),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "epochs": args.epochs,
+              "repeats": args.repeats,
               "tuning": [t.name for t in TABLES.values() if t.group == TUNING],
               "held_back": [t.name for t in TABLES.values() if t.group == HELD_BACK],
               "note": args.note, "results_path": str(args.out)}
@@ -389,7 +399,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     cells: list[dict] = []
     for seed in args.seeds:  # seed-major: a run stopped early still covers every dataset
         for name in args.datasets:
-            cells.append(run_cell(TABLES[name], seed, args.epochs))
+            cells.append(run_cell(TABLES[name], seed, args.epochs, args.repeats))
             # written after every cell, so a run stopped half-way keeps what it measured
             run = clock.record("bench.protocol_benchmark", argv, machine, **header, uptime_end=_shell("uptime"),
                                datasets=args.datasets, seeds=args.seeds)

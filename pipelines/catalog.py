@@ -40,13 +40,13 @@ NAME_PATTERN = rf"[a-z0-9][a-z0-9_\-]{{0,{MAX_NAME_LENGTH - 1}}}"
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 HASH_BLOCK_BYTES = 1 << 20
 # Options that only one modality uses (the other would ignore them silently).
-OPTION_MODALITY = {"epochs": "tabular", "max_steps": "tabular", "image_steps": "image", "image_minutes": "image", "per_class": "image", "lift_epochs": "image",
+OPTION_MODALITY = {"epochs": "tabular", "repeats": "tabular", "max_steps": "tabular", "image_steps": "image", "image_minutes": "image", "per_class": "image", "lift_epochs": "image",
                    "image_size": "image", "image_curation": "image", "drop_columns": "tabular", "keep_columns": "tabular",
                    "drop": "tabular", "keep": "tabular"}  # the command line's names of drop_columns, keep_columns
 # Settings added after the catalog's first release whose default is left out of ``entry_fingerprint``, so that
 # upgrading re-runs no dataset that does not use them. ``folds`` and ``holdout_fraction`` are not among them on
 # purpose: they came with the cross-fitted protocol, which changes every table's decision, so each runs once again.
-UNFINGERPRINTED_DEFAULTS = {"drop_columns": (), "keep_columns": (), "image_curation": None}
+UNFINGERPRINTED_DEFAULTS = {"drop_columns": (), "keep_columns": (), "image_curation": None, "repeats": 1}
 
 
 class _ThresholdOverrides(BaseModel):
@@ -124,6 +124,7 @@ class CatalogEntry(BaseModel):
     require_beat_baseline: bool = False
     training: TrainingBudget = Field(default_factory=TrainingBudget, validate_default=True)
     folds: Optional[int] = Field(default=None, ge=0, description="0: by the rule; 1: a validation split; K: K folds.")
+    repeats: int = Field(default=1, ge=1, description="Tables: draw the cross-fitting folds this many times.")
     holdout_fraction: Optional[float] = Field(default=None, ge=0.0, lt=0.5,
                                               description="Rows held out to report only (default: by source).")
     lift_seeds: int = Field(default=MIN_LIFT_SEEDS, ge=1,
@@ -184,6 +185,13 @@ class CatalogEntry(BaseModel):
             check_options_for_modality(info.data["modality"], {info.field_name: value or None})
         return value
 
+    @field_validator("repeats")
+    @classmethod
+    def _repeats_for_tables(cls, repeats: int, info: ValidationInfo) -> int:
+        if info.data.get("modality") is not None:
+            check_options_for_modality(info.data["modality"], {"repeats": repeats if repeats > 1 else None})
+        return repeats
+
     @field_validator("sampling_strategy", mode="before")
     @classmethod
     def _sampling_strategy_as_text(cls, strategy: Any) -> Any:
@@ -222,7 +230,7 @@ class CatalogEntry(BaseModel):
             epochs=budget.epochs, max_steps=budget.max_steps, image_steps=budget.image_steps,
             image_minutes=budget.image_minutes, checkpoint_every=budget.checkpoint_every,
             image_size=self.image_size, sampling_strategy=self.sampling_strategy,
-            image_curation=self.image_curation, folds=self.folds,
+            image_curation=self.image_curation, folds=self.folds, repeats=self.repeats,
             holdout_fraction=self.holdout_fraction, lift_seeds=self.lift_seeds,
             min_lift=self.min_lift, require_beat_baseline=self.require_beat_baseline,
             thresholds=self.thresholds.model_dump(exclude_none=True) if self.thresholds else None,

@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--folds", type=at_least(0),
                      help="how the lift is proved: 0 by the rule (the default), 1 one validation split, K K-fold "
                      "cross-fitting over every deciding row")
+    run.add_argument("--repeats", type=at_least(1), default=1,
+                     help="tables: draw the cross-fitting folds R times, judging every row R times (steadier "
+                     "figures; each repetition costs K more GANs and K times the lift's fits; default 1)")
     run.add_argument("--holdout-fraction", type=fraction_arg,
                      help="share of rows held out to report final figures only (default: 0.2 for the built-in "
                      "demos, 0 for your own tables)")
@@ -188,6 +191,7 @@ def check_run_options(args: argparse.Namespace) -> None:
         "--epochs": args.epochs, "--max-steps": args.max_steps, "--image-steps": args.image_steps,
         "--image-minutes": args.image_minutes, "--per-class": args.per_class,
         "--lift-epochs": args.lift_epochs, "--image-size": args.image_size, "--image-curation": args.image_curation, "--drop": args.drop, "--keep": args.keep,
+        "--repeats": args.repeats if args.repeats > 1 else None,
     })
     if modality == "image" and args.folds is not None and args.folds > 1:
         from quality.data.plan import IMAGES_KEEP_THEIR_SPLIT
@@ -218,7 +222,7 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         source=args.source, label=args.label, drop_columns=args.drop or (), keep_columns=args.keep or (),
         seed=args.seed, device=args.device, epochs=args.epochs, max_steps=args.max_steps,
         image_steps=args.image_steps, image_minutes=args.image_minutes, checkpoint_every=args.checkpoint_every, per_class=args.per_class,
-        sampling_strategy=args.sampling_strategy, image_curation=args.image_curation, folds=args.folds, holdout_fraction=args.holdout_fraction,
+        sampling_strategy=args.sampling_strategy, image_curation=args.image_curation, folds=args.folds, repeats=args.repeats, holdout_fraction=args.holdout_fraction,
         lift_seeds=args.lift_seeds, lift_epochs=args.lift_epochs, image_size=args.image_size,
         min_lift=args.min_lift, require_beat_baseline=args.require_beat_baseline,
     )

@@ -57,6 +57,12 @@ class PlanConfig(Config):
         f"{MIN_VALIDATION_ROWS_PER_CLASS} rows of every class, else {DEFAULT_FOLDS}-fold cross-fitting); "
         "1: one validation split; K: K-fold cross-fitting. Images keep their validation split.",
     )
+    repeats: int = Field(
+        default=1, ge=1,
+        description="Tables: draw the cross-fitting folds this many times; every row is judged once per "
+        "repetition, and the lift's bootstrap resamples (repetition, seed) pairs. Each repetition costs K more "
+        "GANs and K times the lift's fits.",
+    )
     holdout_fraction: Optional[float] = Field(
         default=None, ge=0.0, lt=0.5,
         description="Share of rows held out to report final figures only (they decide nothing). Unset: "

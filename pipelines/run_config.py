@@ -25,6 +25,7 @@ def augmentation_run_config(
     sampling_strategy: str = "auto",
     image_curation: Optional[int] = None,
     folds: Optional[int] = None,
+    repeats: int = 1,
     holdout_fraction: Optional[float] = None,
     lift_seeds: int = MIN_LIFT_SEEDS,
     lift_epochs: Optional[int] = None,
@@ -42,7 +43,8 @@ def augmentation_run_config(
     ops = {
         "raw_dataset": {"source": source, "label": label, **_given(image_size=image_size),
                         **_columns(drop_columns=drop_columns, keep_columns=keep_columns)},
-        "evaluation_plan": {"seed": seed, **_given(folds=folds, holdout_fraction=holdout_fraction)},
+        "evaluation_plan": {"seed": seed, **_given(folds=folds, holdout_fraction=holdout_fraction),
+                            **({"repeats": repeats} if repeats != 1 else {})},
         "gan_generator": generator,
         "synthetic_samples": {"seed": seed, "sampling_strategy": sampling_strategy,
                               **_given(image_curation=image_curation)},

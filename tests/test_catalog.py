@@ -288,17 +288,22 @@ def test_columns_to_drop_apply_to_tables_only_and_change_the_fingerprint_only_wh
     load = load_catalog(write_catalog(tmp_path, [
         {"name": "pics", "source": "digits", "drop_columns": ["x"]},
         {"name": "kept", "source": "digits", "keep_columns": ["x"]},
+        {"name": "drawn", "source": "digits", "repeats": 2},
         {"name": "not_a_list", "source": "wine", "drop_columns": "proline"},
     ]))
     errors = errors_by_entry(load)
     assert errors[("pics", "drop_columns")] == "drop_columns applies to tables only, and this source is images"
     assert errors[("kept", "keep_columns")] == "keep_columns applies to tables only, and this source is images"
+    assert errors[("drawn", "repeats")] == "repeats applies to tables only, and this source is images"
     assert ("not_a_list", "drop_columns") in errors
+    assert CatalogEntry(name="d", source="digits", repeats=1).repeats == 1  # the default is no option at all
 
     plain = CatalogEntry(name="w", source="wine")
     assert entry_fingerprint(CatalogEntry(name="w", source="wine", drop_columns=[])) == entry_fingerprint(plain)
     assert entry_fingerprint(CatalogEntry(name="w", source="wine", drop_columns=["proline"])) != entry_fingerprint(plain)
+    assert entry_fingerprint(CatalogEntry(name="w", source="wine", repeats=2)) != entry_fingerprint(plain)
     # an entry that uses neither keeps the fingerprint it had before these settings existed: nothing re-runs
-    settings = plain.model_dump(mode="json", exclude={"source", "drop_columns", "keep_columns", "image_curation"})
+    settings = plain.model_dump(mode="json", exclude={"source", "drop_columns", "keep_columns", "image_curation",
+                                                       "repeats"})
     before = json.dumps({"source": source_fingerprint(plain), "settings": settings}, sort_keys=True)
     assert entry_fingerprint(plain) == hashlib.sha256(before.encode()).hexdigest()

@@ -11,11 +11,13 @@ from gan_models.tabular.encoder import TabularEncoder
 from pipelines.cli import build_parser, run_config_from_args
 from pipelines.runner import run_augmentation
 
-FOLDS = 3
+FOLDS, REPEATS = 2, 2
 
 
-def _folds_present(frame: pd.DataFrame, fold_of_marker: dict) -> set:
-    return {fold_of_marker[m] for m in frame["marker"].dropna().round(10) if m in fold_of_marker}
+def _parts_present(frame: pd.DataFrame, part_of_marker: dict) -> set:
+    """The (repetition, fold) pairs whose rows appear in ``frame``."""
+    markers = {m for m in frame["marker"].dropna().round(10) if m in part_of_marker}
+    return {(repeat, part_of_marker[m][repeat]) for m in markers for repeat in range(REPEATS)}
 
 
 @pytest.mark.slow
@@ -42,31 +44,42 @@ def test_each_fold_is_judged_only_by_models_that_never_saw_it(tmp_path, monkeypa
     monkeypatch.setattr(Pipeline, "fit", spy_fit)
     monkeypatch.setattr(Pipeline, "predict_proba", spy_predict)
 
-    # three folds, not the rule's five (tests/test_plan.py covers the rule): the same mechanism at 3/5 of the cost
+    # two folds drawn twice, not the rule's five once (tests/test_plan.py covers the rule): the same mechanism,
+    # repetitions included, at a fraction of the cost
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "100",
-                                      "--lift-seeds", "1", "--folds", str(FOLDS)])
+                                      "--lift-seeds", "1", "--folds", str(FOLDS), "--repeats", str(REPEATS)])
     config = run_config_from_args(args)
     config["ops"]["lift_report"]["config"]["jobs"] = 1  # the spies live in this process
-    run_augmentation(config, tmp_path, "patients")
+    outcome = run_augmentation(config, tmp_path, "patients")
+    assert outcome["protocol"]["repeats"] == REPEATS and outcome["protocol"]["reason"].endswith("drawn 2 times")
+    assert outcome["gate"]["evaluated_on"] == "2 x 2-fold cross-fit"
 
     plan_dir = tmp_path / "artifacts" / "evaluation_plan" / "patients"
     rows, folds = pd.read_parquet(plan_dir / "rows.parquet"), np.load(plan_dir / "folds.npy")
-    fold_of_marker = dict(zip(rows["marker"].round(10), folds))
-    assert len(fold_of_marker) == len(rows) == 200  # every row decides: a user's table has no holdout by default
-    every_fold = set(range(FOLDS))
-    assert set(folds) == every_fold
+    assert folds.shape == (REPEATS, len(rows))
+    part_of_marker = dict(zip(rows["marker"].round(10), folds.T.tolist()))
+    assert len(part_of_marker) == len(rows) == 200  # every row decides: a user's table has no holdout by default
+    every_part = {(repeat, fold) for repeat in range(REPEATS) for fold in range(FOLDS)}
+    assert {(r, f) for r in range(REPEATS) for f in folds[r]} == every_part
+    assert not np.array_equal(folds[0], folds[1])  # each repetition deals the rows afresh
 
-    # a GAN per fold, each blind to exactly its own fold, and the published one trained on every row
-    gan_folds = [_folds_present(frame, fold_of_marker) for frame in gan_frames]
-    assert sorted(len(present) for present in gan_folds) == [FOLDS - 1] * FOLDS + [FOLDS]
-    assert {fold for present in gan_folds if len(present) == FOLDS - 1 for fold in every_fold - present} == every_fold
-    assert all(len(_folds_present(frame, fold_of_marker)) in (FOLDS - 1, FOLDS) for frame in encoder_frames)
+    # a GAN per fold of each repetition, each blind to exactly its own fold, and the published one trained on
+    # every row
+    missing = [every_part - _parts_present(frame, part_of_marker) for frame in gan_frames]
+    assert sorted(len(m) for m in missing) == [0] + [1] * (FOLDS * REPEATS)
+    assert set().union(*missing) == every_part
+    for frame in encoder_frames:
+        assert len(every_part - _parts_present(frame, part_of_marker)) <= 1
 
     # every prediction of a fold comes from a pipeline (imputer, resampler, scaler, classifier) fitted without it
     assert predicted, "no classifier predicted: the test would prove nothing"
+    judged_parts = set()
     for training_rows, frame in predicted:
-        (judged,) = _folds_present(frame, fold_of_marker)
-        assert len(_folds_present(frame, fold_of_marker)) == 1
-        assert judged not in _folds_present(training_rows, fold_of_marker)
-        real_rows_fitted = set(training_rows["marker"].round(10)) & set(fold_of_marker)
-        assert real_rows_fitted == {m for m, f in fold_of_marker.items() if f != judged}
+        markers = set(frame["marker"].round(10)) & set(part_of_marker)
+        # the rows one part judges: one fold of one repetition, whole
+        (part,) = [(r, f) for r, f in every_part if markers == {m for m, p in part_of_marker.items() if p[r] == f}]
+        judged_parts.add(part)
+        real_rows_fitted = set(training_rows["marker"].round(10)) & set(part_of_marker)
+        repeat, fold = part
+        assert real_rows_fitted == {m for m, p in part_of_marker.items() if p[repeat] != fold}
+    assert judged_parts == every_part

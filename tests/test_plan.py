@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from quality.data.plan import (
-    CROSS_FIT, MIN_VALIDATION_ROWS_PER_CLASS, SPLIT, TRAINING_ONLY, assign_folds, choose_protocol, holdout_rows,
-    is_deciding, judged_on,
+    CROSS_FIT, MIN_VALIDATION_ROWS_PER_CLASS, SPLIT, TRAINING_ONLY, assign_folds, assign_repeated_folds,
+    choose_protocol, holdout_rows, is_deciding, judged_on, part_key, part_name,
 )
 from quality.data.tables import TabularDataset, plan_table
 
@@ -86,3 +86,52 @@ def test_the_rule_counts_validation_rows_as_the_split_draws_them():
     folds = assign_folds(labels(a=248, b=1000), protocol, seed=0, validation_fraction=0.2)
     assert int((folds[:248] == 0).sum()) == 50
     assert choose_protocol(labels(a=247, b=1000), validation_fraction=0.2).kind == CROSS_FIT  # 49.4: 49 rows
+
+
+def test_repeated_folds_deal_every_row_afresh_and_keep_the_first_draw():
+    y = labels(a=23, b=180)
+    protocol = choose_protocol(y, repeats=3)
+    assert (protocol.kind, protocol.folds, protocol.repeats, protocol.parts) == (CROSS_FIT, 5, 3, 15)
+    assert protocol.reason.endswith("drawn 3 times")
+    folds = assign_repeated_folds(y, protocol, seed=0)
+    assert folds.shape == (3, len(y))
+    assert np.array_equal(folds[0], assign_folds(y, choose_protocol(y), seed=0))  # repeats=1 is unchanged
+    assert not np.array_equal(folds[1], folds[0]) and not np.array_equal(folds[2], folds[1])
+    for draw in folds:  # every repetition is a stratified K-fold of its own
+        assert set(draw) == set(range(5)) and all(4 <= ((draw == k) & (y == "a")).sum() <= 5 for k in range(5))
+    assert np.array_equal(folds, assign_repeated_folds(y, protocol, seed=0))
+    assert judged_on(protocol) == "3 x 5-fold cross-fit" and is_deciding(judged_on(protocol))
+    assert (part_name(protocol, 7), part_key(protocol, 7), part_key(protocol, 2)) == (
+        "repetition 1, fold 2", "repeat_1_fold_2", "fold_2")
+
+
+def test_repeats_are_refused_for_a_split_and_below_one():
+    with pytest.raises(ValueError, match="repeats=2 repeats cross-fitting, but t.csv is judged on one validation"):
+        choose_protocol(labels(a=20, b=200), folds=1, repeats=2, where="t.csv")
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        choose_protocol(labels(a=20, b=200), repeats=0)
+
+
+def test_a_repeated_plan_keeps_each_part_out_of_its_own_training_rows_and_reads_back(tmp_path):
+    from quality.data.tables import TabularPlan
+
+    frame = pd.DataFrame({"x": np.arange(120.0), "y": labels(a=20, b=100)})
+    plan = plan_table(TabularDataset(frame=frame, label_column="y", name="t", source="t.csv"), seed=0, repeats=2)
+    assert plan.n_parts == 10 and plan.folds.shape == (2, 120)
+    for part in range(plan.n_parts):
+        judged, training = set(plan.fold_rows(part)["x"]), set(plan.fold_training_rows(part)["x"])
+        assert judged and not judged & training and judged | training == set(frame["x"])
+    assert set(plan.fold_rows(5)["x"]) != set(plan.fold_rows(0)["x"])  # repetition 1 judges other groups
+    plan.save(tmp_path / "plan")
+    again = TabularPlan.load(tmp_path / "plan")
+    assert np.array_equal(again.folds, plan.folds) and again.protocol == plan.protocol
+    np.save(tmp_path / "plan" / "folds.npy", plan.folds[0])  # a plan stored before repetitions existed
+    assert TabularPlan.load(tmp_path / "plan").folds.shape == (1, 120)
+
+
+def test_the_command_line_refuses_repeats_for_images_before_anything_runs(tmp_path, capsys):
+    from pipelines.cli import main
+
+    assert main(["run", "digits", "--repeats", "2", "--out", str(tmp_path), "--json"]) != 0
+    assert "--repeats applies to tables only" in capsys.readouterr().out
+    assert not (tmp_path / "artifacts").exists()

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 import quality.lift.tables as tabular_lift
 from quality.lift.report import LiftReport
+from quality.lift.statistics import RunPrediction
 from quality.lift.tables import hardest_classic_baseline, downstream_pipeline, minority_class, tabular_lift_report
 
 LABEL = "diagnosis"
@@ -173,9 +174,31 @@ def test_the_cross_fitted_report_is_the_same_on_one_process_or_two_and_equals_wh
     whole = {fold: tabular_lift.fold_runs(train[folds != fold], synthetic[fold], train[folds == fold], LABEL, (0, 1),
                                           ("logistic_regression",), classes) for fold in (0, 1)}
     y_true = np.concatenate([train[LABEL].to_numpy()[folds == fold] for fold in (0, 1)])
-    joined = tabular_lift._joined_over_folds(whole)
+    joined = [RunPrediction(run.method, run.classifier, run.seed,
+                            y_pred=np.concatenate([run.y_pred, other.y_pred]),
+                            y_proba=np.concatenate([run.y_proba, other.y_proba]))
+              for run, other in zip(whole[0], whole[1])]
     assert one.scores == tabular_lift._report(y_true, joined, classes, minority_class(train, LABEL), True,
                                               one.evaluated_on, 50).scores
+
+
+def test_a_repeated_cross_fit_scores_each_repetition_as_whole_runs_of_the_procedure(scarce):
+    train, _, pool = scarce
+    first = np.arange(len(train)) % 2
+    second = np.random.default_rng(3).permutation(first)
+    synthetic = {part: with_provenance(pool.iloc[part::4]) for part in range(4)}  # part = repetition * 2 + fold
+    arguments = dict(seeds=(0, 1), classifiers=("logistic_regression",), n_boot=50)
+    repeated = tabular_lift.cross_fitted_lift_report(train, np.stack([first, second]), synthetic, LABEL, **arguments)
+    alone = [tabular_lift.cross_fitted_lift_report(train, folds, {0: synthetic[2 * r], 1: synthetic[2 * r + 1]},
+                                                   LABEL, **arguments) for r, folds in enumerate((first, second))]
+    assert repeated.seeds == [0, 1] and repeated.n_eval_rows == len(train)  # every row, judged once per repetition
+    for method, scores in repeated.scores.items():
+        for metric, value in scores.items():  # every (repetition, seed) run weighs the same
+            assert value == pytest.approx((alone[0].scores[method][metric] + alone[1].scores[method][metric]) / 2)
+    assert repeated.scores != alone[0].scores
+    with pytest.raises(ValueError, match="repetition 1 of the folds judges other rows"):
+        tabular_lift.cross_fitted_lift_report(train, np.stack([first, second]), {0: synthetic[0], 1: synthetic[1],
+                                                                                 2: synthetic[2]}, LABEL, **arguments)
 
 
 def test_released_lift_workers_leave_no_process_behind():

@@ -90,8 +90,9 @@ def input_warnings(dataset: ImageDataset) -> list[str]:
 
 
 def plan(dataset: ImageDataset, config: PlanConfig) -> ImageSplit:
-    if config.folds > 1:
-        raise ValueError(f"folds={config.folds}: {IMAGES_KEEP_THEIR_SPLIT}. Use folds 0 or 1")
+    if config.folds > 1 or config.repeats > 1:
+        asked = f"folds={config.folds}" if config.folds > 1 else f"repeats={config.repeats}"
+        raise ValueError(f"{asked}: {IMAGES_KEEP_THEIR_SPLIT}. Use folds 0 or 1 and repeats 1")
     holdout = DEMO_HOLDOUT_FRACTION if config.holdout_fraction is None else config.holdout_fraction
     official = {"val", "test"} <= set(dataset.official_splits)
     if official and config.holdout_fraction is not None:

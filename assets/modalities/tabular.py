@@ -18,7 +18,7 @@ from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, PlanCon
 from quality.report import plots
 from quality.checks import diversity, fidelity, privacy, validity
 from quality.data.artifacts import PROVENANCE_COLUMNS, LiftResult, SyntheticTable, TabularGenerators
-from quality.data.plan import CROSS_FIT, SPLIT, judged_on
+from quality.data.plan import CROSS_FIT, SPLIT, judged_on, part_key
 from quality.report.markdown import markdown_table
 from quality.checks.result import CheckResult
 from quality.data.tables import TabularDataset, TabularPlan, load_table, plan_table
@@ -51,7 +51,8 @@ def input_warnings(dataset: TabularDataset) -> list[str]:
 
 def plan(dataset: TabularDataset, config: PlanConfig) -> TabularPlan:
     return plan_table(dataset, config.seed, config.folds, holdout_fraction=config.holdout_fraction,
-                      validation_fraction=config.validation_fraction, scarce_rows=config.scarce_train_rows)
+                      validation_fraction=config.validation_fraction, scarce_rows=config.scarce_train_rows,
+                      repeats=config.repeats)
 
 
 def plan_summary(data: TabularPlan) -> dict[str, Any]:
@@ -60,7 +61,8 @@ def plan_summary(data: TabularPlan) -> dict[str, Any]:
 
 
 def plan_sizes(data: TabularPlan) -> dict[str, dict[Any, int]]:
-    """Real rows per class: each fold's (the rows it judges), and the outer holdout's."""
+    """Real rows per class: each fold's (the rows it judges; of the first repetition when repeated), and the
+    outer holdout's."""
     label = data.label_column
     sizes = {("validation" if data.protocol.kind == SPLIT else f"fold {fold}"):
              data.fold_rows(fold)[label].value_counts().to_dict() for fold in range(data.n_folds)}
@@ -75,11 +77,12 @@ def class_counts(data: TabularPlan) -> dict[str, int]:
 
 
 def training_parts(data: TabularPlan, config: GeneratorConfig) -> dict[str, int]:
-    """One GAN per fold (fold k's never sees fold k's rows) and, when cross-fitting, the published one
-    trained on every deciding row (``FINAL_PART``). Tables train one conditional GAN over all classes."""
+    """One GAN per fold of each repetition (fold k's never sees fold k's rows) and, when cross-fitting, the
+    published one trained on every deciding row (``FINAL_PART``). Tables train one conditional GAN over all
+    classes."""
     if config.per_class:
         raise ValueError("per_class mode is available for images only; tables train one conditional GAN")
-    parts = {f"fold_{fold}": fold for fold in range(data.n_folds)}
+    parts = {part_key(data.protocol, part): part for part in range(data.n_parts)}
     if data.protocol.kind == CROSS_FIT:
         parts["final"] = FINAL_PART
     return parts
@@ -98,7 +101,7 @@ def train_part(data: TabularPlan, config: GeneratorConfig, part: int, progress: 
 
 def combine_parts(data: TabularPlan, parts: list[TabularGAN]) -> TabularGenerators:
     by_part = {model.training_info["part"]: model for model in parts}
-    folds = [by_part[fold] for fold in range(data.n_folds)]
+    folds = [by_part[part] for part in range(data.n_parts)]
     return TabularGenerators(final=by_part.get(FINAL_PART, folds[0]), folds=folds)
 
 
@@ -193,8 +196,9 @@ def comparison_metadata(data: TabularPlan, synthetic: SyntheticTable) -> dict[st
 
 
 def _baseline_pairs(data: TabularPlan) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(training rows, judged rows) of every fold: the privacy baseline is how close real rows that a model
-    never saw lie to that model's training rows."""
+    """(training rows, judged rows) of every fold of the first repetition: the privacy baseline is how close
+    real rows that a model never saw lie to that model's training rows (a repetition would count each row
+    again)."""
     return [(data.fold_training_rows(fold), data.fold_rows(fold)) for fold in range(data.n_folds)]
 
 
@@ -219,10 +223,10 @@ def measure_lift(data: TabularPlan, synthetic: SyntheticTable, config: LiftConfi
     """The gate's lift, judged on every row of every fold; and, when there is an outer holdout, the published
     procedure (every deciding row plus the published generator's rows) judged on it."""
     seeds = tuple(config.seeds)
-    log(f"{data.protocol.kind}: training downstream classifiers over seeds {seeds} on each of {data.n_folds} "
-        f"fold(s), judging {int((data.folds >= 0).sum())} real rows")
+    log(f"{data.protocol.kind}: training downstream classifiers over seeds {seeds} on each of {data.n_parts} "
+        f"fold(s), judging {int((data.folds[0] >= 0).sum())} real rows")
     decision = cross_fitted_lift_report(
-        data.rows, data.folds, {fold: synthetic.fold_frame(fold) for fold in range(data.n_folds)},
+        data.rows, data.folds, {part: synthetic.fold_frame(part) for part in range(data.n_parts)},
         data.label_column, seeds=seeds, evaluated_on=judged_on(data.protocol), n_boot=config.n_boot, n_jobs=config.jobs,
         progress=count_progress(log, "lift: downstream fits of a fold, seed and method"))
     final = None

@@ -9,6 +9,8 @@ from typing import Any, ClassVar, Iterable, Optional
 
 import pandas as pd
 
+from quality.lift.report import REAL_PLUS_SYNTHETIC
+
 PROVENANCE_COLUMNS = ("synthetic", "model_version", "seed")
 
 
@@ -127,6 +129,11 @@ class LiftResult:
     decision_report: dict[str, Any]
     final_report: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gated_method(self) -> str:
+        """The method whose lift the gate judges (a modality may name another than real+synthetic)."""
+        return self.extras.get("gated_method", REAL_PLUS_SYNTHETIC)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

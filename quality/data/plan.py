@@ -9,7 +9,9 @@ outer holdout, only *reports* final figures. The deciding rows are judged in one
 - ``cross_fit``: stratified K folds. Fold k's generator, encoder, scalers and downstream models are fitted on
   the other folds and judge fold k's rows, so every deciding row is predicted once by a model that never saw
   it. The published generator is then refitted on every deciding row; the gate's figure is the cross-fitted
-  estimate of that procedure.
+  estimate of that procedure. Cross-fitting may be *repeated*: each repetition deals the rows into K new folds
+  and judges every row once more, so the estimate leans less on one draw of the folds (and of each fold's GAN
+  seed). The bootstrap then resamples (repetition, seed) pairs as it resamples seeds.
 
 The publication holds every deciding row (the split's validation rows too).
 """
@@ -40,20 +42,45 @@ AUTO_FOLDS = 0
 
 @dataclass(frozen=True)
 class Protocol:
-    """``kind`` is ``split`` or ``cross_fit``; ``folds`` is 1 for a split; ``reason`` says why it was chosen."""
+    """``kind`` is ``split`` or ``cross_fit``; ``folds`` is 1 for a split; ``repeats`` is how many times the
+    folds are drawn afresh (1 for a split); ``reason`` says why it was chosen."""
 
     kind: str
     folds: int
     reason: str
+    repeats: int = 1
+
+    @property
+    def parts(self) -> int:
+        """Models fitted to judge rows: one per fold of each repetition."""
+        return self.folds * self.repeats
+
+    def part(self, part: int) -> tuple[int, int]:
+        """(repetition, fold) of part number ``part``."""
+        return divmod(part, self.folds)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "folds": self.folds, "reason": self.reason}
+        return {"kind": self.kind, "folds": self.folds, "reason": self.reason, "repeats": self.repeats}
 
 
 def choose_protocol(labels: Sequence[Hashable], folds: int = AUTO_FOLDS,
-                    validation_fraction: float = VALIDATION_FRACTION, where: str = "the dataset") -> Protocol:
+                    validation_fraction: float = VALIDATION_FRACTION, where: str = "the dataset",
+                    repeats: int = 1) -> Protocol:
     """The protocol for these deciding rows' labels: ``folds`` 0 applies the rule above, 1 asks for a split,
-    K >= 2 for K folds. Raises ``ValueError`` naming a class too small for the protocol asked for."""
+    K >= 2 for K folds; cross-fitting is drawn ``repeats`` times. Raises ``ValueError`` naming a class too small
+    for the protocol asked for, or for repeats of a split."""
+    protocol = _chosen_protocol(labels, folds, validation_fraction, where)
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    if repeats == 1:
+        return protocol
+    if protocol.kind == SPLIT:
+        raise ValueError(f"repeats={repeats} repeats cross-fitting, but {where} is judged on one validation split "
+                         f"({protocol.reason}); ask for folds (K >= 2) or leave repeats at 1")
+    return Protocol(CROSS_FIT, protocol.folds, f"{protocol.reason}, drawn {repeats} times", repeats)
+
+
+def _chosen_protocol(labels: Sequence[Hashable], folds: int, validation_fraction: float, where: str) -> Protocol:
     counts = _class_counts(labels)
     smallest_class, smallest = min(counts.items(), key=lambda item: item[1])
     if folds < 0:
@@ -83,7 +110,15 @@ def validation_rows(validation_fraction: float, class_rows: int) -> int:
     return max(1, int(round(validation_fraction * class_rows)))
 
 
-def assign_folds(labels: Sequence[Hashable], protocol: Protocol, seed: int,
+def assign_repeated_folds(labels: Sequence[Hashable], protocol: Protocol, seed: int,
+                          validation_fraction: float = VALIDATION_FRACTION) -> np.ndarray:
+    """``assign_folds`` for each repetition of ``protocol``: one row per repetition, the first one exactly
+    ``assign_folds(labels, protocol, seed)``, the others drawn independently."""
+    return np.stack([assign_folds(labels, protocol, seed if repeat == 0 else [seed, repeat], validation_fraction)
+                     for repeat in range(protocol.repeats)])
+
+
+def assign_folds(labels: Sequence[Hashable], protocol: Protocol, seed: int | Sequence[int],
                  validation_fraction: float = VALIDATION_FRACTION) -> np.ndarray:
     """The fold number of each deciding row: 0..K-1 when cross-fitting; for a split, 0 for validation rows and
     ``TRAINING_ONLY`` for the rest. Stratified: every fold keeps each class's share."""
@@ -123,9 +158,24 @@ def holdout_rows(labels: Sequence[Hashable], fraction: float, seed: int,
     return np.sort(np.concatenate(held))
 
 
+def part_name(protocol: Protocol, part: int) -> str:
+    """How messages name part ``part``: ``fold 2``, or ``repetition 1, fold 2`` when the folds are repeated."""
+    repeat, fold = protocol.part(part)
+    return f"repetition {repeat}, fold {fold}" if protocol.repeats > 1 else f"fold {fold}"
+
+
+def part_key(protocol: Protocol, part: int) -> str:
+    """The step name of part ``part``'s GAN: ``fold_2``, or ``repeat_1_fold_2`` beyond the first repetition."""
+    repeat, fold = protocol.part(part)
+    return f"repeat_{repeat}_fold_{fold}" if repeat else f"fold_{fold}"
+
+
 def judged_on(protocol: Protocol) -> str:
     """How a lift report names the rows that decide under ``protocol``."""
-    return "validation" if protocol.kind == SPLIT else f"{protocol.folds}-fold cross-fit"
+    if protocol.kind == SPLIT:
+        return "validation"
+    repeated = f"{protocol.repeats} x " if protocol.repeats > 1 else ""
+    return f"{repeated}{protocol.folds}-fold cross-fit"
 
 
 def is_deciding(evaluated_on: str) -> bool:

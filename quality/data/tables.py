@@ -12,7 +12,10 @@ import numpy as np
 import pandas as pd
 
 from quality.data.artifacts import PROVENANCE_COLUMNS
-from quality.data.plan import AUTO_FOLDS, CROSS_FIT, DEMO_HOLDOUT_FRACTION, Protocol, assign_folds, choose_protocol, holdout_rows
+from quality.data.plan import (
+    AUTO_FOLDS, CROSS_FIT, DEMO_HOLDOUT_FRACTION, Protocol, assign_repeated_folds, choose_protocol, holdout_rows,
+    part_name,
+)
 from quality.data.messages import column_list, them
 from quality.data.record_numbers import (
     MIN_IDENTIFIER_ROWS, USER_DROPPED, record_number_columns,
@@ -107,7 +110,7 @@ class TabularPlan:
     artifact_key: ClassVar[str] = "tabular_plan"  # names the type in stored artefacts: never change it
 
     rows: pd.DataFrame
-    folds: np.ndarray
+    folds: np.ndarray  # (repetitions, rows): each row's fold in each repetition of the protocol
     holdout: pd.DataFrame
     protocol: Protocol
     label_column: str
@@ -118,13 +121,23 @@ class TabularPlan:
     def n_folds(self) -> int:
         return self.protocol.folds
 
-    def fold_training_rows(self, fold: int) -> pd.DataFrame:
-        """The rows fold ``fold``'s generator, encoder, scalers and downstream models are fitted on."""
-        return self.rows[self.folds != fold].reset_index(drop=True)
+    @property
+    def n_parts(self) -> int:
+        """Models that judge rows: one per fold of each repetition (``n_folds`` when not repeated)."""
+        return self.protocol.parts
 
-    def fold_rows(self, fold: int) -> pd.DataFrame:
-        """The rows fold ``fold`` judges: they never reach its models."""
-        return self.rows[self.folds == fold].reset_index(drop=True)
+    def judged_by(self, part: int) -> np.ndarray:
+        """Whether each deciding row is judged by part ``part`` (fold ``part % K`` of repetition ``part // K``)."""
+        repeat, fold = self.protocol.part(part)
+        return self.folds[repeat] == fold
+
+    def fold_training_rows(self, part: int) -> pd.DataFrame:
+        """The rows part ``part``'s generator, encoder, scalers and downstream models are fitted on."""
+        return self.rows[~self.judged_by(part)].reset_index(drop=True)
+
+    def fold_rows(self, part: int) -> pd.DataFrame:
+        """The rows part ``part`` judges: they never reach its models."""
+        return self.rows[self.judged_by(part)].reset_index(drop=True)
 
     @property
     def generator_rows(self) -> pd.DataFrame:
@@ -147,7 +160,8 @@ class TabularPlan:
     @classmethod
     def load(cls, directory: Path) -> "TabularPlan":
         meta = _read_meta(directory)
-        return cls(rows=pd.read_parquet(directory / "rows.parquet"), folds=np.load(directory / "folds.npy"),
+        folds = np.load(directory / "folds.npy")
+        return cls(rows=pd.read_parquet(directory / "rows.parquet"), folds=np.atleast_2d(folds),
                    holdout=pd.read_parquet(directory / "holdout.parquet"),
                    protocol=Protocol(**meta.pop("protocol")), **meta)
 
@@ -390,9 +404,11 @@ def plan_table(
     holdout_fraction: Optional[float] = None,
     validation_fraction: float = VALIDATION_FRACTION,
     scarce_rows: Optional[int] = None,
+    repeats: int = 1,
 ) -> TabularPlan:
     """The evaluation plan of a table: an optional stratified outer holdout, then the protocol (``folds``: 0 by
-    the rule in ``quality.data.plan``, 1 a validation split, K folds) over the remaining, deciding rows.
+    the rule in ``quality.data.plan``, 1 a validation split, K folds; cross-fitting drawn ``repeats`` times) over
+    the remaining, deciding rows.
 
     ``holdout_fraction``: None holds ``DEMO_HOLDOUT_FRACTION`` out of a built-in demo and nothing out of a
     user's table. ``scarce_rows``: None uses the source's default (built-in demos are made scarce), 0 keeps
@@ -410,8 +426,9 @@ def plan_table(
         majority = max(counts, key=counts.get)
         deciding = cap_class_rows(deciding, labels, {c: cap for c in counts if c != majority}, seed)
     rows = frame.iloc[deciding].reset_index(drop=True)
-    protocol = choose_protocol(rows[dataset.label_column], folds, validation_fraction, where=dataset.source)
-    fold_numbers = assign_folds(rows[dataset.label_column].to_numpy(), protocol, seed, validation_fraction)
+    protocol = choose_protocol(rows[dataset.label_column], folds, validation_fraction, where=dataset.source,
+                               repeats=repeats)
+    fold_numbers = assign_repeated_folds(rows[dataset.label_column].to_numpy(), protocol, seed, validation_fraction)
     plan = TabularPlan(rows=rows, folds=fold_numbers, holdout=frame.iloc[held].reset_index(drop=True),
                        protocol=protocol, label_column=dataset.label_column, name=dataset.name,
                        source=dataset.source)
@@ -420,12 +437,13 @@ def plan_table(
 
 
 def _refuse_columns_empty_in_training(plan: TabularPlan, source: str) -> None:
-    for fold in range(plan.n_folds):
-        train = plan.fold_training_rows(fold)
+    for part in range(plan.n_parts):
+        train = plan.fold_training_rows(part)
         empty = [c for c in train.columns if train[c].isna().all()]
         if empty:
             raise ValueError(
-                f"{source}: {column_list(empty)} empty in the training rows of fold {fold} ({len(train)} rows): the "
+                f"{source}: {column_list(empty)} empty in the training rows of {part_name(plan.protocol, part)} "
+                f"({len(train)} rows): the "
                 "few values fell into the rows that judge it, the holdout, or rows the scarcity cap left out; "
                 f"drop {them(empty)}, add rows with values, or try another seed"
             )

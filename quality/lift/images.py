@@ -24,14 +24,14 @@ import numpy as np
 from gan_models.runtime import select_device
 from quality.checks.image_features import predict_proba, train_classifier
 from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, RunPrediction, build_lift_report
-from quality.lift.report import LiftReport
+from quality.lift.report import REAL_ONLY, REAL_PLUS_SYNTHETIC, LiftReport
 
 CLASSIFIER_NAME = "small_cnn"
 Progress = Callable[[int, int], None]  # (CNNs trained, CNNs to train)
 CNN_EPOCHS = 15  # epochs of the downstream CNN
 CLASSIC_METHODS = ("real+oversampling", "real+classic", "real+classic+oversampling")
-SYNTHETIC_METHODS = ("real+synthetic", "real+synthetic+classic")
-METHODS = ("real_only", *CLASSIC_METHODS, *SYNTHETIC_METHODS)
+SYNTHETIC_METHODS = (REAL_PLUS_SYNTHETIC, "real+synthetic+classic")
+METHODS = (REAL_ONLY, *CLASSIC_METHODS, *SYNTHETIC_METHODS)
 
 
 def _albumentations():

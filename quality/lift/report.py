@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# The methods every modality reports under these names, and the metric the gate judges by default.
+REAL_ONLY = "real_only"
+REAL_PLUS_SYNTHETIC = "real+synthetic"
+GATE_METRIC = "balanced_accuracy"
+
 
 @dataclass(frozen=True)
 class LiftEstimate:

@@ -38,7 +38,8 @@ class RunPrediction:
     """One trained downstream classifier's output on the evaluation rows.
 
     ``y_proba`` has one column per entry of the ``classes`` passed to :func:`build_lift_report`,
-    in that order; ``y_pred`` holds class labels.
+    in that order; ``y_pred`` holds class labels. ``repeat`` numbers the repetition of a repeated
+    cross-fit: the bootstrap resamples (repeat, seed) pairs, each a whole run of the procedure.
     """
 
     method: str
@@ -46,6 +47,7 @@ class RunPrediction:
     seed: int
     y_pred: np.ndarray
     y_proba: np.ndarray
+    repeat: int = 0
 
 
 def build_lift_report(
@@ -75,10 +77,10 @@ def build_lift_report(
     n_rows = len(y_true)
     point_weights = np.ones((1, n_rows))
     boot_weights = rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_boot).astype(float)
-    seeds = sorted({int(run.seed) for run in runs})
-    point_seed_weights = {seed: np.ones(1) for seed in seeds}
-    seed_draws = rng.multinomial(len(seeds), np.full(len(seeds), 1.0 / len(seeds)), size=n_boot).astype(float)
-    boot_seed_weights = {seed: seed_draws[:, i] for i, seed in enumerate(seeds)}
+    units = sorted({_unit(run) for run in runs})
+    point_seed_weights = {unit: np.ones(1) for unit in units}
+    seed_draws = rng.multinomial(len(units), np.full(len(units), 1.0 / len(units)), size=n_boot).astype(float)
+    boot_seed_weights = {unit: seed_draws[:, i] for i, unit in enumerate(units)}
 
     point: dict[str, dict[str, float]] = {}
     per_classifier: dict[str, dict[str, dict[str, float]]] = {}
@@ -120,13 +122,18 @@ def build_lift_report(
     return LiftReport(
         evaluated_on=evaluated_on,
         n_eval_rows=n_rows,
-        seeds=seeds,
+        seeds=sorted({int(run.seed) for run in runs}),
         classifiers=list(dict.fromkeys(run.classifier for run in runs)),
         scores=point,
         per_classifier=per_classifier,
         lifts=lifts,
         confidence=confidence,
     )
+
+
+def _unit(run: RunPrediction) -> tuple[int, int]:
+    """What one bootstrap draw of the training runs picks: a seed of one repetition."""
+    return int(run.repeat), int(run.seed)
 
 
 def _class_indices(labels: np.ndarray, classes: list) -> np.ndarray:
@@ -143,9 +150,9 @@ def _mean_metrics(
     classes: list,
     minority_index: int,
     row_weights: np.ndarray,
-    seed_weights: dict[int, np.ndarray],
+    seed_weights: dict[tuple[int, int], np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """Average each metric over runs, each run weighted by how often its seed was drawn; every array
+    """Average each metric over runs, each run weighted by how often its (repeat, seed) was drawn; every array
     has one entry per row of ``row_weights``."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -160,7 +167,7 @@ def _mean_metrics(
     with ThreadPoolExecutor(SCORING_THREADS) as pool:
         run_scores = list(pool.map(score, runs))
     for run, scores in zip(runs, run_scores):  # summed in run order, however the threads finished
-        weight = seed_weights[int(run.seed)]
+        weight = seed_weights[_unit(run)]
         weight_sum = weight_sum + weight
         for name, values in scores.items():
             # an undrawn seed adds nothing, even where its metric is undefined (NaN) on this resample

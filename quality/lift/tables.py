@@ -34,15 +34,13 @@ from sklearn.base import ClassifierMixin
 
 from quality.checks.gx_suite import is_numeric_column
 from quality.lift.statistics import BOOTSTRAP_RESAMPLES, DEFAULT_LIFT_SEEDS, RunPrediction, build_lift_report
-from quality.lift.report import LiftReport
+from quality.lift.report import REAL_ONLY, REAL_PLUS_SYNTHETIC, LiftReport
 from quality.checks.table_encoding import MISSING
 from quality.data.splitting import stratified_sample
 
 if TYPE_CHECKING:
     from imblearn.pipeline import Pipeline
 
-REAL_ONLY = "real_only"
-REAL_PLUS_SYNTHETIC = "real+synthetic"
 REAL_PLUS_SMOTE = "real+smote"
 REAL_PLUS_RANDOM_OVERSAMPLING = "real+random_oversampling"
 REAL_CLASS_WEIGHTS = "real+class_weights"  # real rows only, each class weighted by its inverse frequency
@@ -211,31 +209,59 @@ def cross_fitted_lift_report(
 ) -> LiftReport:
     """The lift judged on every row of every fold in ``fold_synthetic``: fold k's downstream models are fitted
     on the rows of the other folds (``folds != k``) plus fold k's synthetic rows, and predict fold k's rows.
-    Each run's predictions over all judged rows are then scored together, and the paired bootstrap resamples
-    those rows and the seeds, as for one split. ``classifiers`` defaults to ``classifiers_for`` the smallest
-    fold's training rows (one choice for every fold). Each (fold, seed, method) is one task, so ``n_jobs``
-    processes stay busy even on one split, whose 5 seeds alone would leave one of two processes idle for a fifth of
-    the step. ``progress(done, total)`` is called as each task's fits finish."""
+    ``folds`` may hold one row per repetition of the folds (shape (repetitions, rows)); ``fold_synthetic`` is
+    then keyed by part, fold k of repetition r being part ``r * K + k``, and each repetition must judge the same
+    rows. Each run's predictions over all judged rows are then scored together, and the paired bootstrap
+    resamples those rows and the (repetition, seed) pairs, as it resamples seeds on one split.
+    ``classifiers`` defaults to ``classifiers_for`` the smallest fold's training rows (one choice for every
+    fold). Each (part, seed, method) is one task, so ``n_jobs`` processes stay busy even on one split, whose 5
+    seeds alone would leave one of two processes idle for a fifth of the step. ``progress(done, total)`` is
+    called as each task's fits finish."""
     from joblib import Parallel, delayed
 
     classes = _classes(rows, label_column, **{f"fold {fold} synthetic": frame for fold, frame in fold_synthetic.items()})
+    repeated = np.atleast_2d(folds)
+    n_folds = max(int(repeated.max()) + 1, 1)
     judged = sorted(fold_synthetic)
     evaluated_on = evaluated_on or f"{len(judged)}-fold cross-fit"
+
+    def judged_by(part: int) -> np.ndarray:
+        repeat, fold = divmod(part, n_folds)
+        return repeated[repeat] == fold
+
     if classifiers is None:
-        classifiers = classifiers_for(min(int((folds != fold).sum()) for fold in judged) if judged else len(rows))
-    tasks = [(fold, seed, method) for fold in judged for seed in seeds for method in METHODS]
+        classifiers = classifiers_for(min(int((~judged_by(part)).sum()) for part in judged) if judged else len(rows))
+    tasks = [(part, seed, method) for part in judged for seed in seeds for method in METHODS]
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(fold_runs)(rows[folds != fold], fold_synthetic[fold], rows[folds == fold], label_column, (seed,),
-                           classifiers, classes, methods=(method,))
-        for fold, seed, method in tasks)
-    by_fold: dict[int, list[RunPrediction]] = {fold: [] for fold in judged}
-    for done, ((fold, _, _), runs) in enumerate(zip(tasks, results), start=1):
-        by_fold[fold].extend(runs)
+        delayed(fold_runs)(rows[~judged_by(part)], fold_synthetic[part], rows[judged_by(part)], label_column,
+                           (seed,), classifiers, classes, methods=(method,))
+        for part, seed, method in tasks)
+    by_part: dict[int, list[RunPrediction]] = {part: [] for part in judged}
+    for done, ((part, _, _), runs) in enumerate(zip(tasks, results), start=1):
+        by_part[part].extend(runs)
         if progress is not None:
             progress(done, len(tasks))
-    y_true = np.concatenate([rows[label_column].to_numpy()[folds == fold] for fold in judged])
-    return _report(y_true, _joined_over_folds(by_fold), classes, minority_class(rows, label_column), True,
+    order = _judged_order(judged, judged_by, n_folds)
+    runs = [run for repeat in sorted({part // n_folds for part in judged})
+            for run in _joined_over_folds({part: by_part[part] for part in judged if part // n_folds == repeat},
+                                          judged_by, order, repeat)]
+    return _report(rows[label_column].to_numpy()[order], runs, classes, minority_class(rows, label_column), True,
                    evaluated_on, n_boot)
+
+
+def _judged_order(judged: Sequence[int], judged_by: Callable[[int], np.ndarray], n_folds: int) -> np.ndarray:
+    """Positions of the judged rows in the order the report lists them: the first repetition's folds in turn.
+    Every other repetition must judge the same rows."""
+    repeats = sorted({part // n_folds for part in judged})
+    covered = {repeat: np.sort(np.concatenate([np.flatnonzero(judged_by(part)) for part in judged
+                                               if part // n_folds == repeat])) for repeat in repeats}
+    first = repeats[0] if repeats else 0
+    for repeat in repeats[1:]:
+        if not np.array_equal(covered[repeat], covered[first]):
+            raise ValueError(f"repetition {repeat} of the folds judges other rows than repetition {first}: give "
+                             "every fold of each repetition, or none of it")
+    parts = [part for part in judged if part // n_folds == first]
+    return np.concatenate([np.flatnonzero(judged_by(part)) for part in parts]) if parts else np.zeros(0, int)
 
 
 def fold_runs(
@@ -279,15 +305,21 @@ def _method_rows(train: pd.DataFrame, synthetic: pd.DataFrame, methods: Sequence
     return {method: (rows(method), *METHOD_RECIPES[method]) for method in methods}
 
 
-def _joined_over_folds(by_fold: Mapping[int, list[RunPrediction]]) -> list[RunPrediction]:
-    """Each run's predictions on every fold, in fold order (the order of the judged rows' labels)."""
-    folds = list(by_fold)
-    keyed = [{(run.method, run.classifier, run.seed): run for run in by_fold[fold]} for fold in folds]
+def _joined_over_folds(by_part: Mapping[int, list[RunPrediction]], judged_by: Callable[[int], np.ndarray],
+                       order: np.ndarray, repeat: int) -> list[RunPrediction]:
+    """Each run's predictions on every fold of one repetition, placed in ``order`` (the judged rows' order)."""
+    slot = np.empty(int(order.max()) + 1 if len(order) else 0, dtype=int)
+    slot[order] = np.arange(len(order))
+    keyed = {part: {(run.method, run.classifier, run.seed): run for run in runs} for part, runs in by_part.items()}
     joined = []
-    for key in keyed[0]:
-        parts = [runs[key] for runs in keyed]
-        joined.append(RunPrediction(*key, y_pred=np.concatenate([part.y_pred for part in parts]),
-                                    y_proba=np.concatenate([part.y_proba for part in parts])))
+    for key in next(iter(keyed.values()), {}):
+        first = keyed[next(iter(keyed))][key]
+        y_pred = np.empty(len(order), dtype=np.asarray(first.y_pred).dtype)
+        y_proba = np.empty((len(order), np.asarray(first.y_proba).shape[1]))
+        for part, runs in keyed.items():
+            positions = slot[np.flatnonzero(judged_by(part))]
+            y_pred[positions], y_proba[positions] = runs[key].y_pred, runs[key].y_proba
+        joined.append(RunPrediction(*key, y_pred=y_pred, y_proba=y_proba, repeat=repeat))
     return joined
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from quality.lift.report import REAL_ONLY
 from quality.report.markdown import format_figure, markdown_table
 
 DATA_CARD = "data_card.json"
@@ -58,7 +59,8 @@ def protocol_lines(record: dict[str, Any]) -> list[str]:
     protocol, gate = record.get("protocol"), record.get("gate") or {}
     lines = []
     if protocol:
-        lines.append(f"protocol: {protocol['kind']}, {protocol['folds']} fold(s), {protocol['deciding_rows']} rows "
+        drawn = f" drawn {protocol['repeats']} times" if protocol.get("repeats", 1) > 1 else ""
+        lines.append(f"protocol: {protocol['kind']}, {protocol['folds']} fold(s){drawn}, {protocol['deciding_rows']} rows "
                      f"decided, {protocol['holdout_rows']} held out ({protocol['reason']})")
     if "minimum_detectable_lift" in gate:
         lines.append(f"power: these rows can tell a {gate['metric']} lift of about "
@@ -73,7 +75,7 @@ def baseline_lifts(record: dict[str, Any]) -> list[dict[str, Any]]:
     if not gate or not report:
         return []
     return [lift for lift in report["lifts"] if lift["method"] == gate["method"]
-            and lift["reference"] != "real_only" and lift["metric"] == gate["metric"]]
+            and lift["reference"] != REAL_ONLY and lift["metric"] == gate["metric"]]
 
 
 def baseline_line(record: dict[str, Any]) -> str | None:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
 
 from quality.checks.result import CheckResult
-from quality.lift.report import LiftReport
+from quality.lift.report import GATE_METRIC, REAL_ONLY, REAL_PLUS_SYNTHETIC, LiftReport
 from quality.data.plan import is_deciding, minimum_detectable_lift
 from quality.lift.statistics import MIN_LIFT_SEEDS
 
@@ -29,9 +29,9 @@ def decide(
     checks: Sequence[CheckResult],
     lift_report: Optional[LiftReport],
     min_lift: float = 0.0,
-    method: str = "real+synthetic",
-    reference: str = "real_only",
-    metric: str = "balanced_accuracy",
+    method: str = REAL_PLUS_SYNTHETIC,
+    reference: str = REAL_ONLY,
+    metric: str = GATE_METRIC,
     expected_checks: Sequence[str] = (),
 ) -> Decision:
     """Publish only if every expected blocking check ran and passed and the lower confidence bound of
