@@ -42,4 +42,5 @@ def _requirements(config: Mapping[str, Any]) -> list:
 def step_executor(context: InitExecutorContext) -> Executor:
     """Dagster's ``multi_or_in_process_executor``, its step processes forked from a preloading server."""
     config = with_forkserver_default(context.executor_config)
-    return multi_or_in_process_executor.executor_creation_fn(context._replace(executor_config=config))
+    return multi_or_in_process_executor.executor_creation_fn(InitExecutorContext(
+        job=context.job, executor_def=context.executor_def, executor_config=config, instance=context.instance))
