@@ -241,27 +241,29 @@ def cross_fitted_lift_report(
         by_part[part].extend(runs)
         if progress is not None:
             progress(done, len(tasks))
-    order = _judged_order(judged, judged_by, n_folds)
-    runs = [run for repeat in sorted({part // n_folds for part in judged})
-            for run in _joined_over_folds({part: by_part[part] for part in judged if part // n_folds == repeat},
-                                          judged_by, order, repeat)]
+    by_repeat: dict[int, list[int]] = {}
+    for part in judged:
+        by_repeat.setdefault(part // n_folds, []).append(part)
+    order = _judged_order(by_repeat, judged_by)
+    runs = [run for repeat, parts in by_repeat.items()
+            for run in _joined_over_folds({part: by_part[part] for part in parts}, judged_by, order, repeat)]
     return _report(rows[label_column].to_numpy()[order], runs, classes, minority_class(rows, label_column), True,
                    evaluated_on, n_boot)
 
 
-def _judged_order(judged: Sequence[int], judged_by: Callable[[int], np.ndarray], n_folds: int) -> np.ndarray:
+def _judged_order(by_repeat: Mapping[int, list[int]], judged_by: Callable[[int], np.ndarray]) -> np.ndarray:
     """Positions of the judged rows in the order the report lists them: the first repetition's folds in turn.
     Every other repetition must judge the same rows."""
-    repeats = sorted({part // n_folds for part in judged})
-    covered = {repeat: np.sort(np.concatenate([np.flatnonzero(judged_by(part)) for part in judged
-                                               if part // n_folds == repeat])) for repeat in repeats}
-    first = repeats[0] if repeats else 0
-    for repeat in repeats[1:]:
-        if not np.array_equal(covered[repeat], covered[first]):
+    orders = {repeat: np.concatenate([np.flatnonzero(judged_by(part)) for part in parts])
+              for repeat, parts in by_repeat.items()}
+    if not orders:
+        return np.zeros(0, dtype=int)
+    first, *others = orders
+    for repeat in others:
+        if not np.array_equal(np.sort(orders[repeat]), np.sort(orders[first])):
             raise ValueError(f"repetition {repeat} of the folds judges other rows than repetition {first}: give "
                              "every fold of each repetition, or none of it")
-    parts = [part for part in judged if part // n_folds == first]
-    return np.concatenate([np.flatnonzero(judged_by(part)) for part in parts]) if parts else np.zeros(0, int)
+    return orders[first]
 
 
 def fold_runs(
@@ -308,12 +310,11 @@ def _method_rows(train: pd.DataFrame, synthetic: pd.DataFrame, methods: Sequence
 def _joined_over_folds(by_part: Mapping[int, list[RunPrediction]], judged_by: Callable[[int], np.ndarray],
                        order: np.ndarray, repeat: int) -> list[RunPrediction]:
     """Each run's predictions on every fold of one repetition, placed in ``order`` (the judged rows' order)."""
-    slot = np.empty(int(order.max()) + 1 if len(order) else 0, dtype=int)
+    slot = np.zeros(int(order.max()) + 1 if len(order) else 0, dtype=int)
     slot[order] = np.arange(len(order))
     keyed = {part: {(run.method, run.classifier, run.seed): run for run in runs} for part, runs in by_part.items()}
     joined = []
-    for key in next(iter(keyed.values()), {}):
-        first = keyed[next(iter(keyed))][key]
+    for key, first in next(iter(keyed.values())).items():
         y_pred = np.empty(len(order), dtype=np.asarray(first.y_pred).dtype)
         y_proba = np.empty((len(order), np.asarray(first.y_proba).shape[1]))
         for part, runs in keyed.items():
