@@ -225,15 +225,13 @@ def cross_fitted_lift_report(
     judged = sorted(fold_synthetic)
     evaluated_on = evaluated_on or f"{len(judged)}-fold cross-fit"
 
-    def judged_by(part: int) -> np.ndarray:
-        repeat, fold = divmod(part, n_folds)
-        return repeated[repeat] == fold
-
+    # fold k of repetition r is part r * K + k; each part's judged rows are found once
+    judged_by = {part: repeated[part // n_folds] == part % n_folds for part in judged}
     if classifiers is None:
-        classifiers = classifiers_for(min(int((~judged_by(part)).sum()) for part in judged) if judged else len(rows))
+        classifiers = classifiers_for(min(int((~mask).sum()) for mask in judged_by.values()) if judged else len(rows))
     tasks = [(part, seed, method) for part in judged for seed in seeds for method in METHODS]
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(fold_runs)(rows[~judged_by(part)], fold_synthetic[part], rows[judged_by(part)], label_column,
+        delayed(fold_runs)(rows[~judged_by[part]], fold_synthetic[part], rows[judged_by[part]], label_column,
                            (seed,), classifiers, classes, methods=(method,))
         for part, seed, method in tasks)
     by_part: dict[int, list[RunPrediction]] = {part: [] for part in judged}
@@ -244,17 +242,18 @@ def cross_fitted_lift_report(
     by_repeat: dict[int, list[int]] = {}
     for part in judged:
         by_repeat.setdefault(part // n_folds, []).append(part)
-    order = _judged_order(by_repeat, judged_by)
+    positions = {part: np.flatnonzero(mask) for part, mask in judged_by.items()}
+    order = _judged_order(by_repeat, positions)
     runs = [run for repeat, parts in by_repeat.items()
-            for run in _joined_over_folds({part: by_part[part] for part in parts}, judged_by, order, repeat)]
+            for run in _joined_over_folds({part: by_part[part] for part in parts}, positions, order, repeat)]
     return _report(rows[label_column].to_numpy()[order], runs, classes, minority_class(rows, label_column), True,
                    evaluated_on, n_boot)
 
 
-def _judged_order(by_repeat: Mapping[int, list[int]], judged_by: Callable[[int], np.ndarray]) -> np.ndarray:
+def _judged_order(by_repeat: Mapping[int, list[int]], positions: Mapping[int, np.ndarray]) -> np.ndarray:
     """Positions of the judged rows in the order the report lists them: the first repetition's folds in turn.
-    Every other repetition must judge the same rows."""
-    orders = {repeat: np.concatenate([np.flatnonzero(judged_by(part)) for part in parts])
+    Every other repetition must judge the same rows. ``positions`` holds each part's judged rows."""
+    orders = {repeat: np.concatenate([positions[part] for part in parts])
               for repeat, parts in by_repeat.items()}
     if not orders:
         return np.zeros(0, dtype=int)
@@ -307,19 +306,19 @@ def _method_rows(train: pd.DataFrame, synthetic: pd.DataFrame, methods: Sequence
     return {method: (rows(method), *METHOD_RECIPES[method]) for method in methods}
 
 
-def _joined_over_folds(by_part: Mapping[int, list[RunPrediction]], judged_by: Callable[[int], np.ndarray],
+def _joined_over_folds(by_part: Mapping[int, list[RunPrediction]], positions: Mapping[int, np.ndarray],
                        order: np.ndarray, repeat: int) -> list[RunPrediction]:
     """Each run's predictions on every fold of one repetition, placed in ``order`` (the judged rows' order)."""
     slot = np.zeros(int(order.max()) + 1 if len(order) else 0, dtype=int)
     slot[order] = np.arange(len(order))
     keyed = {part: {(run.method, run.classifier, run.seed): run for run in runs} for part, runs in by_part.items()}
+    placed = {part: slot[positions[part]] for part in keyed}  # where each part's predictions go in ``order``
     joined = []
     for key, first in next(iter(keyed.values())).items():
         y_pred = np.empty(len(order), dtype=np.asarray(first.y_pred).dtype)
         y_proba = np.empty((len(order), np.asarray(first.y_proba).shape[1]))
         for part, runs in keyed.items():
-            positions = slot[np.flatnonzero(judged_by(part))]
-            y_pred[positions], y_proba[positions] = runs[key].y_pred, runs[key].y_proba
+            y_pred[placed[part]], y_proba[placed[part]] = runs[key].y_pred, runs[key].y_proba
         joined.append(RunPrediction(*key, y_pred=y_pred, y_proba=y_proba, repeat=repeat))
     return joined
 
