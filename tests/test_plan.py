@@ -135,3 +135,17 @@ def test_the_command_line_refuses_repeats_for_images_before_anything_runs(tmp_pa
     assert main(["run", "digits", "--repeats", "2", "--out", str(tmp_path), "--json"]) != 0
     assert "--repeats applies to tables only" in capsys.readouterr().out
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_the_plan_check_reads_every_repetition_and_names_a_part_of_a_later_one_that_lacks_a_class():
+    from assets.ingest import every_class_in_every_part
+    from assets.modalities import tabular
+
+    frame = pd.DataFrame({"x": np.arange(120.0), "y": labels(a=20, b=100)})
+    plan = plan_table(TabularDataset(frame=frame, label_column="y", name="t", source="t.csv"), seed=0, repeats=2)
+    sizes = tabular.plan_sizes(plan)
+    assert [part for part in sizes if part != "holdout"] == [f"repetition {r}, fold {k}" for r in (0, 1) for k in range(5)]
+    assert every_class_in_every_part(plan).passed
+    plan.folds[1][(plan.folds[1] == 3) & (plan.rows["y"].to_numpy() == "a")] = 4  # no 'a' left in fold 3 of repetition 1
+    result = every_class_in_every_part(plan)
+    assert not result.passed and "'repetition 1, fold 3': ['a']" in result.description

@@ -18,7 +18,7 @@ from pipelines.config import DatasetConfig, GeneratorConfig, LiftConfig, PlanCon
 from quality.report import plots
 from quality.checks import diversity, fidelity, privacy, validity
 from quality.data.artifacts import PROVENANCE_COLUMNS, LiftResult, SyntheticTable, TabularGenerators
-from quality.data.plan import CROSS_FIT, SPLIT, judged_on, part_key
+from quality.data.plan import CROSS_FIT, SPLIT, judged_on, part_key, part_name
 from quality.report.markdown import markdown_table
 from quality.checks.result import CheckResult
 from quality.data.tables import TabularDataset, TabularPlan, load_table, plan_table
@@ -61,11 +61,11 @@ def plan_summary(data: TabularPlan) -> dict[str, Any]:
 
 
 def plan_sizes(data: TabularPlan) -> dict[str, dict[Any, int]]:
-    """Real rows per class: each fold's (the rows it judges; of the first repetition when repeated), and the
-    outer holdout's."""
+    """Real rows per class: each part's (the rows it judges: every fold of every repetition, or the validation
+    split), and the outer holdout's."""
     label = data.label_column
-    sizes = {("validation" if data.protocol.kind == SPLIT else f"fold {fold}"):
-             data.fold_rows(fold)[label].value_counts().to_dict() for fold in range(data.n_folds)}
+    sizes = {("validation" if data.protocol.kind == SPLIT else part_name(data.protocol, part)):
+             data.fold_rows(part)[label].value_counts().to_dict() for part in range(data.n_parts)}
     if data.protocol.kind == SPLIT:
         sizes = {"train": data.fold_training_rows(0)[label].value_counts().to_dict(), **sizes}
     sizes["holdout"] = data.holdout[label].value_counts().to_dict()
