@@ -131,7 +131,8 @@ class LiftConfig(Config):
     image_epochs: int = Field(default=CNN_EPOCHS, description="Images: epochs of the downstream CNN.")
     jobs: int = Field(default=DEFAULT_LIFT_JOBS, ge=1,
                       description="Processes that train the downstream models side by side (tables: a fold, seed and "
-                      "method each; images: a method and seed each, one at a time on a GPU).")
+                      "method each, and a seed and method each on an outer holdout; images: a method and seed each, one "
+                      "at a time on a GPU).")
 
     @field_validator("seeds")
     @classmethod

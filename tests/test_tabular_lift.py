@@ -182,6 +182,23 @@ def test_the_cross_fitted_report_is_the_same_on_one_process_or_two_and_equals_wh
                                               one.evaluated_on, 50).scores
 
 
+def test_the_holdout_report_is_the_same_on_one_process_or_two_equals_one_run_of_everything_and_reports_progress(scarce):
+    train, holdout, pool = scarce
+    synthetic = with_provenance(pool)
+    arguments = dict(seeds=(0, 1), classifiers=("logistic_regression",), n_boot=50, evaluated_on="holdout")
+    calls = []
+    one = tabular_lift.tabular_lift_report(train, synthetic, holdout, LABEL, n_jobs=1, **arguments)
+    two = tabular_lift.tabular_lift_report(train, synthetic, holdout, LABEL, n_jobs=2,
+                                           progress=lambda done, total: calls.append((done, total)), **arguments)
+    assert one == two
+    tasks = 2 * len(tabular_lift.METHODS)  # one per (seed, method)
+    assert calls == [(done, tasks) for done in range(1, tasks + 1)]
+    classes = sorted(train[LABEL].unique())
+    everything = tabular_lift.fold_runs(train, synthetic, holdout, LABEL, (0, 1), ("logistic_regression",), classes)
+    assert one.scores == tabular_lift._report(holdout[LABEL].to_numpy(), everything, classes,
+                                              minority_class(train, LABEL), True, "holdout", 50).scores
+
+
 def test_a_repeated_cross_fit_scores_each_repetition_as_whole_runs_of_the_procedure(scarce):
     train, _, pool = scarce
     first = np.arange(len(train)) % 2

@@ -184,13 +184,30 @@ def tabular_lift_report(
     evaluated_on: str = "validation",
     n_boot: int = BOOTSTRAP_RESAMPLES,
     include_baselines: bool = True,
+    n_jobs: int = 1,
+    progress: Optional[Callable[[int, int], None]] = None,
 ) -> LiftReport:
     """Train every classifier with every seed on each method's rows, score on ``evaluation``, and
     report paired lifts over ``real_only`` (and over every classic baseline when they are included).
-    ``classifiers`` defaults to ``classifiers_for(len(train))``."""
-    classes = _classes(train, label_column, synthetic=synthetic, evaluation=evaluation)
+    ``classifiers`` defaults to ``classifiers_for(len(train))``. Each (seed, method) is one task of ``n_jobs``
+    processes, and ``progress(done, total)`` is called as tasks finish; the report is the same for any ``n_jobs``."""
+    from joblib import Parallel, delayed
+
     classifiers = classifiers_for(len(train)) if classifiers is None else classifiers
-    runs = fold_runs(train, synthetic, evaluation, label_column, seeds, classifiers, classes, include_baselines)
+    _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)  # before any task starts
+    classes = _classes(train, label_column, synthetic=synthetic, evaluation=evaluation)
+    methods = METHODS if include_baselines else WITHOUT_BASELINES
+    tasks = [(seed, method) for seed in seeds for method in methods]
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(fold_runs)(train, synthetic, evaluation, label_column, (seed,), classifiers, classes, methods=(method,))
+        for seed, method in tasks)
+    by_task = {}
+    for done, (task, task_runs) in enumerate(zip(tasks, results), start=1):
+        by_task[task] = {run.classifier: run for run in task_runs}
+        if progress is not None:
+            progress(done, len(tasks))
+    # the order one process fitting everything would give: seed, then classifier, then method
+    runs = [by_task[seed, method][classifier] for seed in seeds for classifier in classifiers for method in methods]
     return _report(evaluation[label_column].to_numpy(), runs, classes, minority_class(train, label_column),
                    include_baselines, evaluated_on, n_boot)
 
