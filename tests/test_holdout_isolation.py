@@ -33,7 +33,9 @@ def test_holdout_rows_reach_only_the_final_evaluation(tmp_path, monkeypatch, pat
     # enough epochs for the samples to pass the blocking checks, so that the lift (and its classifiers) runs
     args = build_parser().parse_args(["run", str(patients_csv), "--label", "outcome", "--epochs", "100",
                                       "--lift-seeds", "1", "--holdout-fraction", "0.2", "--folds", "2"])
-    run_augmentation(run_config_from_args(args), tmp_path, "patients")
+    run_config = run_config_from_args(args)
+    run_config["ops"]["lift_report"]["config"]["jobs"] = 1  # every downstream fit in this process, where the spy is
+    run_augmentation(run_config, tmp_path, "patients")
 
     holdout = pd.read_parquet(tmp_path / "artifacts" / "evaluation_plan" / "patients" / "holdout.parquet")
     holdout_markers = set(holdout["marker"].round(10))
