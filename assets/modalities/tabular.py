@@ -234,8 +234,8 @@ def measure_lift(data: TabularPlan, synthetic: SyntheticTable, config: LiftConfi
         log(f"training downstream classifiers over seeds {seeds} on every deciding row, evaluating on the holdout")
         final = tabular_lift_report(data.rows, synthetic_frame(synthetic), data.holdout, data.label_column,
                                     seeds=seeds, evaluated_on="holdout", n_boot=config.n_boot, n_jobs=config.jobs,
-                                    progress=count_progress(log, "final figures: downstream fits of a seed and method"))
-        final = final.to_dict()
+                                    progress=count_progress(log, "final figures: downstream fits of a seed and method"),
+                                    ).to_dict()
     # the baseline to beat is chosen on the rows that decide, like every other decision
     return LiftResult(decision_report=decision.to_dict(), final_report=final,
                       extras={"classic_baseline": hardest_classic_baseline(decision),

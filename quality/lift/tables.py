@@ -26,7 +26,7 @@ its rows; the judged rows are never subsampled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Hashable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -191,21 +191,14 @@ def tabular_lift_report(
     report paired lifts over ``real_only`` (and over every classic baseline when they are included).
     ``classifiers`` defaults to ``classifiers_for(len(train))``. Each (seed, method) is one task of ``n_jobs``
     processes, and ``progress(done, total)`` is called as tasks finish; the report is the same for any ``n_jobs``."""
-    from joblib import Parallel, delayed
-
     classifiers = classifiers_for(len(train)) if classifiers is None else classifiers
     _check_frames(train, synthetic, evaluation, label_column, classifiers, seeds)  # before any task starts
     classes = _classes(train, label_column, synthetic=synthetic, evaluation=evaluation)
     methods = METHODS if include_baselines else WITHOUT_BASELINES
     tasks = [(seed, method) for seed in seeds for method in methods]
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(fold_runs)(train, synthetic, evaluation, label_column, (seed,), classifiers, classes, methods=(method,))
-        for seed, method in tasks)
-    by_task = {}
-    for done, (task, task_runs) in enumerate(zip(tasks, results), start=1):
-        by_task[task] = {run.classifier: run for run in task_runs}
-        if progress is not None:
-            progress(done, len(tasks))
+    results = _fitted_in_tasks(((train, synthetic, evaluation, seed, method) for seed, method in tasks), len(tasks),
+                               label_column, classifiers, classes, n_jobs, progress)
+    by_task = {task: {run.classifier: run for run in task_runs} for task, task_runs in zip(tasks, results)}
     # the order one process fitting everything would give: seed, then classifier, then method
     runs = [by_task[seed, method][classifier] for seed in seeds for classifier in classifiers for method in methods]
     return _report(evaluation[label_column].to_numpy(), runs, classes, minority_class(train, label_column),
@@ -234,8 +227,6 @@ def cross_fitted_lift_report(
     fold). Each (part, seed, method) is one task, so ``n_jobs`` processes stay busy even on one split, whose 5
     seeds alone would leave one of two processes idle for a fifth of the step. ``progress(done, total)`` is
     called as each task's fits finish."""
-    from joblib import Parallel, delayed
-
     classes = _classes(rows, label_column, **{f"fold {fold} synthetic": frame for fold, frame in fold_synthetic.items()})
     repeated = np.atleast_2d(folds)
     n_folds = max(int(repeated.max()) + 1, 1)
@@ -247,15 +238,13 @@ def cross_fitted_lift_report(
     if classifiers is None:
         classifiers = classifiers_for(min(int((~mask).sum()) for mask in judged_by.values()) if judged else len(rows))
     tasks = [(part, seed, method) for part in judged for seed in seeds for method in METHODS]
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(fold_runs)(rows[~judged_by[part]], fold_synthetic[part], rows[judged_by[part]], label_column,
-                           (seed,), classifiers, classes, methods=(method,))
-        for part, seed, method in tasks)
+    # a generator: each task's rows are cut when it is dispatched, not all at once
+    results = _fitted_in_tasks(
+        ((rows[~judged_by[part]], fold_synthetic[part], rows[judged_by[part]], seed, method)
+         for part, seed, method in tasks), len(tasks), label_column, classifiers, classes, n_jobs, progress)
     by_part: dict[int, list[RunPrediction]] = {part: [] for part in judged}
-    for done, ((part, _, _), runs) in enumerate(zip(tasks, results), start=1):
+    for (part, _, _), runs in zip(tasks, results):
         by_part[part].extend(runs)
-        if progress is not None:
-            progress(done, len(tasks))
     by_repeat: dict[int, list[int]] = {}
     for part in judged:
         by_repeat.setdefault(part // n_folds, []).append(part)
@@ -265,6 +254,30 @@ def cross_fitted_lift_report(
             for run in _joined_over_folds({part: by_part[part] for part in parts}, positions, order, repeat)]
     return _report(rows[label_column].to_numpy()[order], runs, classes, minority_class(rows, label_column), True,
                    evaluated_on, n_boot)
+
+
+def _fitted_in_tasks(
+    tasks: Iterable[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int, str]],
+    n_tasks: int,
+    label_column: str,
+    classifiers: Sequence[str],
+    classes: list,
+    n_jobs: int,
+    progress: Optional[Callable[[int, int], None]],
+) -> list[list[RunPrediction]]:
+    """``fold_runs`` of each of the ``n_tasks`` (train, synthetic, evaluation, seed, method) tasks in ``n_jobs``
+    processes, in task order; ``progress(done, n_tasks)`` is called as each task finishes."""
+    from joblib import Parallel, delayed
+
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(fold_runs)(train, synthetic, evaluation, label_column, (seed,), classifiers, classes, methods=(method,))
+        for train, synthetic, evaluation, seed, method in tasks)
+    finished = []
+    for done, runs in enumerate(results, start=1):
+        finished.append(runs)
+        if progress is not None:
+            progress(done, n_tasks)
+    return finished
 
 
 def _judged_order(by_repeat: Mapping[int, list[int]], positions: Mapping[int, np.ndarray]) -> np.ndarray:
