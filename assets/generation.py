@@ -17,7 +17,7 @@ from dagster import (
 from assets.ingest import GROUP
 from assets.modalities import modality_for
 from assets.progress import partition_of, progress_logger, timed
-from gan_models.runtime import limit_cpu_threads, training_threads
+from gan_models.runtime import cpu_threads, training_threads
 from pipelines.config import GeneratorConfig, SamplingConfig
 from pipelines.interrupts import INTERRUPTS, refuse_if_interrupted, stop_interactive_run
 from pipelines.partitions import dataset_partitions
@@ -67,9 +67,10 @@ def train_generator_part(context: OpExecutionContext, config: GeneratorConfig, e
     if config.checkpoint_every:
         checkpoints = storage.checkpoint_dir(partition_of(context)) / "gan_generator" / name
     progress = progress_logger(context, f"training {name}")
-    limit_cpu_threads(training_threads(config.cpu_threads, len(modality.training_parts(evaluation_plan, config))))
+    threads = training_threads(config.cpu_threads, len(modality.training_parts(evaluation_plan, config)))
     try:
-        model, seconds = timed(modality.train_part, evaluation_plan, config, part, progress, checkpoints)
+        with cpu_threads(threads):
+            model, seconds = timed(modality.train_part, evaluation_plan, config, part, progress, checkpoints)
     except ValueError as err:  # bad data or options: unlike a lost GPU or worker, a retry would fail the same way
         raise Failure(description=str(err), allow_retries=False) from err
     except INTERRUPTS as err:

@@ -15,23 +15,48 @@ def partition_of(context: AssetExecutionContext) -> Optional[str]:
 def progress_logger(context: AssetExecutionContext, what: str, every_percent: int = 10) -> Callable:
     """A ``progress(step, total, losses)`` callback that logs about every ``every_percent`` percent, with the
     time left estimated from the steps done so far."""
-    last = {"percent": -every_percent}
+    due = _every_percent(every_percent)
     started = time.perf_counter()
 
     def report(step: int, total: int, losses: dict) -> None:
-        percent = int(100 * step / max(total, 1))
-        if percent - last["percent"] >= every_percent or step == total:
-            last["percent"] = percent
+        if due(step, total):
             figures = ", ".join(f"{k}={v:.3f}" for k, v in losses.items() if k.endswith("loss"))
-            context.log.info(f"{what}: step {step}/{total} ({percent}%){eta(started, step, total)} {figures}")
+            context.log.info(f"{what}: step {step}/{total} ({_percent(step, total)}%){eta(started, step, total)} "
+                             f"{figures}")
 
     return report
 
 
-def count_progress(log: Callable[[str], None], what: str) -> Callable[[int, int], None]:
-    """A ``progress(done, total)`` callback that logs ``what`` done so far, with the time left."""
+def count_progress(log: Callable[[str], None], what: str, every_percent: int = 10) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that logs ``what`` done so far, with the time left: the first, then
+    about every ``every_percent`` percent, and the last."""
+    due = _every_percent(every_percent)
     started = time.perf_counter()
-    return lambda done, total: log(f"{what}: {done}/{total} done{eta(started, done, total)}")
+
+    def report(done: int, total: int) -> None:
+        if due(done, total):
+            log(f"{what}: {done}/{total} done{eta(started, done, total)}")
+
+    return report
+
+
+def _every_percent(every_percent: int) -> Callable[[int, int], bool]:
+    """``due(done, total)``: true for the first call, then once ``every_percent`` more percent are done, and at
+    the end."""
+    last = {"percent": -every_percent}
+
+    def due(done: int, total: int) -> bool:
+        percent = _percent(done, total)
+        if percent - last["percent"] >= every_percent or done >= total:
+            last["percent"] = percent
+            return True
+        return False
+
+    return due
+
+
+def _percent(done: int, total: int) -> int:
+    return int(100 * done / max(total, 1))
 
 
 def eta(started: float, done: int, total: int) -> str:

@@ -92,9 +92,16 @@ def state_fingerprint(state_dict: dict[str, torch.Tensor], context: str = "") ->
 DEFAULT_CPU_THREADS = torch.get_num_threads()
 
 
-def limit_cpu_threads(threads: int) -> None:
-    """Use ``threads`` intra-op CPU threads (0: torch's default, ``DEFAULT_CPU_THREADS``)."""
+@contextlib.contextmanager
+def cpu_threads(threads: int) -> Iterator[None]:
+    """Meanwhile, use ``threads`` intra-op CPU threads (0: torch's default, ``DEFAULT_CPU_THREADS``); then the
+    threads from before, so the later steps of an in-process run keep every core."""
+    before = torch.get_num_threads()
     torch.set_num_threads(threads if threads > 0 else DEFAULT_CPU_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def training_threads(requested: int | None, parts_in_run: int) -> int:

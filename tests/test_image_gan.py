@@ -457,17 +457,20 @@ def test_image_minutes_reaches_the_image_gan_and_tables_refuse_it():
 def test_a_run_of_one_gan_trains_on_every_core_and_a_run_of_several_on_one_each():
     import torch
 
-    from gan_models.runtime import DEFAULT_CPU_THREADS, limit_cpu_threads, training_threads
+    from gan_models.runtime import DEFAULT_CPU_THREADS, cpu_threads, training_threads
 
     assert training_threads(None, 1) == 0 and training_threads(None, 6) == 1
     assert training_threads(3, 1) == 3 and training_threads(0, 6) == 0
-    try:
-        limit_cpu_threads(1)
+    before = torch.get_num_threads()
+    with cpu_threads(1):
         assert torch.get_num_threads() == 1
-        limit_cpu_threads(0)  # back to torch's own default, even after another part set one thread
-        assert torch.get_num_threads() == DEFAULT_CPU_THREADS
-    finally:
-        limit_cpu_threads(0)
+        with cpu_threads(0):  # torch's own default, even inside a part that set one thread
+            assert torch.get_num_threads() == DEFAULT_CPU_THREADS
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before  # the steps after training keep their threads
+    with pytest.raises(RuntimeError), cpu_threads(1):
+        raise RuntimeError("a failed fit")
+    assert torch.get_num_threads() == before
 
 
 def test_lecam_holds_real_scores_to_the_fake_average_and_fake_scores_to_the_real_one():

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from pipelines.cli import main, print_outcome
 from quality.publish.store import latest_publication
@@ -24,8 +25,15 @@ def run_cli(capsys, *args) -> tuple[int, dict, str]:
 @pytest.mark.slow
 def test_cli_runs_the_assets_and_reports_every_figure(tmp_path, capsys, patients_csv, any_min_lift):
     # two folds, not the rule's five (tests/test_plan.py covers the rule): every figure is reported all the same
-    code, outcome, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--out", str(tmp_path), *FAST,
-                               "--min-lift", "-1", "--folds", "2")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        code, outcome, _ = run_cli(capsys, str(patients_csv), "--label", "outcome", "--out", str(tmp_path), *FAST,
+                                   "--min-lift", "-1", "--folds", "2")
+        # its three GANs trained on one thread each, and the steps after them got both back
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0
     assert outcome["class_counts_before"]["sick"] < outcome["class_counts_before"]["well"]
     assert outcome["class_counts_after"]["sick"] == outcome["class_counts_after"]["well"]
