@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     synthetic = generate(model, split, SamplingConfig())
     extractor = feature_extractor(split)
     check = image_fidelity_check(extractor, split.train_images, split.train_labels, synthetic.images,
-                                 synthetic.labels, validation_images=split.validation_images)
+                                 synthetic.labels, validation_images=split.validation_images,
+                                 validation_labels=split.validation_labels)
     fake = extractor.embed(synthetic.images)
     validation = extractor.embed(split.validation_images[np.isin(split.validation_labels, synthetic.labels)])
     result = {
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         "images_per_second": round(model.steps_done * config.batch_size / model.train_seconds, 1),
         "fid_vs_train": round(float(check.metrics["fid"]), 3),
         "c2st_auc_vs_train": round(float(check.metrics["c2st_auc"]), 4),
+        "c2st_auc_train_vs_validation": check.metrics["c2st_train_vs_validation"],
         "precision": round(float(check.metrics["precision"]), 3),
         "recall": round(float(check.metrics["recall"]), 3),
         "fid_vs_validation": round(float(frechet_distance(validation, fake)), 3),

@@ -109,15 +109,23 @@ def test_fidelity_separates_same_distribution_from_noise(digits_split, extractor
     real_like = image_fidelity_check(
         extractor, digits_split.train_images, digits_split.train_labels, digits_split.holdout_images[three],
         digits_split.holdout_labels[three], validation_images=digits_split.validation_images,
+        validation_labels=digits_split.validation_labels,
     )
     noise = noise_images(150, digits_split.train_images.shape[1:])
+    # validation images of none of the synthetic classes: no real-vs-real two-sample test to compare with
     noisy = image_fidelity_check(extractor, digits_split.train_images, digits_split.train_labels,
-                                 noise, np.arange(150) % 3)
+                                 noise, np.arange(150) % 3, validation_images=digits_split.validation_images[:10],
+                                 validation_labels=np.full(10, 9))
     assert not real_like.blocking
     assert real_like.passed and not noisy.passed
     assert real_like.metrics["fid"] < 0.2 * noisy.metrics["fid"]
     assert real_like.metrics["fid"] < 3 * real_like.metrics["fid_train_vs_validation"]
     assert real_like.metrics["c2st_auc"] < 0.7 and noisy.metrics["c2st_auc"] > 0.95
+    # real train against real validation images of the same classes: the feature space does not tell them apart
+    assert real_like.metrics["c2st_train_vs_validation"] < 0.7
+    assert "real train vs validation: FID" in real_like.details and "C2ST AUC" in real_like.details.split("validation:")[1]
+    assert noisy.metrics["c2st_train_vs_validation"] is None and "validation: FID" in noisy.details
+    assert "C2ST" not in noisy.details.split("validation:")[1].split(";")[0]
     assert real_like.metrics["precision"] > 0.8 and noisy.metrics["precision"] < 0.1
     assert set(real_like.metrics["per_class"]) == {"0", "1", "2"}
     assert real_like.metrics["per_class"]["2"]["c2st_auc"] < 0.8 < noisy.metrics["per_class"]["2"]["c2st_auc"]

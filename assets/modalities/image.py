@@ -320,6 +320,7 @@ def run_check(name: str, data: ImageSplit, synthetic: SyntheticImages, threshold
     if name == "fidelity":
         return fidelity.image_fidelity_check(extractor, data.train_images, data.train_labels, synthetic.images,
                                              synthetic.labels, validation_images=data.validation_images,
+                                             validation_labels=data.validation_labels,
                                              max_c2st_auc=thresholds.max_image_c2st_auc)
     if name == "diversity":
         return diversity.image_diversity_check(extractor, data.train_images, data.train_labels, synthetic.images,

@@ -230,6 +230,7 @@ def image_fidelity_check(
     k: int = 5,
     max_c2st_auc: float = 0.95,
     max_rows: int = 2000,
+    validation_labels: Optional[np.ndarray] = None,
 ) -> CheckResult:
     """Reported, not blocking: how close synthetic images lie to real train images in feature space.
 
@@ -239,8 +240,11 @@ def image_fidelity_check(
     compare with real train images drawn to the synthetic set's class shares (synthetic sets usually hold
     minority classes only, and a class-mix difference must not read as low fidelity). With
     ``validation_images``, ``fid_train_vs_validation`` gives the real-vs-real reference point (FID is biased
-    upwards on small samples, so compare figures of similar sample sizes). ``passed`` is ``c2st_auc <=
-    max_c2st_auc``. At most ``max_rows`` images per side are used (random, seeded).
+    upwards on small samples, so compare figures of similar sample sizes); with ``validation_labels`` too,
+    ``c2st_train_vs_validation`` is the same two-sample test between real train images and real validation
+    images of the synthetic set's classes (about 0.5 when the feature space has not merely learnt the train
+    images, so a high synthetic AUC is the samples' doing). ``passed`` is ``c2st_auc <= max_c2st_auc``. At most
+    ``max_rows`` images per side are used (random, seeded).
     """
     rng = np.random.default_rng(seed)
     if len(synthetic_images) == 0:
@@ -262,13 +266,17 @@ def image_fidelity_check(
         )
     metrics["per_class"] = per_class
     if validation_images is not None and len(validation_images) > 1:
-        validation_features = extractor.embed(validation_images[_subsample(len(validation_images), max_rows, rng)])
+        validation_rows = _subsample(len(validation_images), max_rows, rng)
+        validation_features = extractor.embed(validation_images[validation_rows])
         metrics["fid_train_vs_validation"] = frechet_distance(real_features, validation_features)
+        if validation_labels is not None:
+            metrics["c2st_train_vs_validation"] = _real_c2st_auc(
+                real_features, real_labels, validation_features, np.asarray(validation_labels)[validation_rows],
+                np.unique(fake_labels), rng, seed)
 
     auc = metrics["c2st_auc"]
     passed = auc is None or auc <= max_c2st_auc
-    reference = (f"; real train vs validation FID {metrics['fid_train_vs_validation']:.3g}"
-                 if "fid_train_vs_validation" in metrics else "")
+    reference = _real_reference_text(metrics)
     details = (
         f"FID {figure_text(metrics['fid'])}{reference}; precision {figure_text(metrics['precision'])}, "
         f"recall {figure_text(metrics['recall'])}, density {figure_text(metrics['density'])}, "
@@ -277,6 +285,27 @@ def image_fidelity_check(
     )
     return CheckResult("image_fidelity", passed, False, metrics,
                        {"max_c2st_auc": max_c2st_auc, "k": k}, details)
+
+
+def _real_c2st_auc(train_features: np.ndarray, train_labels: np.ndarray, validation_features: np.ndarray,
+                   validation_labels: np.ndarray, classes: np.ndarray, rng: np.random.Generator,
+                   seed: int) -> Optional[float]:
+    """The two-sample test between real validation images of ``classes`` and real train images drawn to their
+    class shares; ``None`` when either side has too few images."""
+    validation = np.isin(validation_labels, classes)
+    if validation.sum() < 2:
+        return None
+    matched = class_matched_rows(train_labels, validation_labels[validation], rng)
+    if len(matched) < 2:
+        return None
+    return c2st_auc(train_features[matched], validation_features[validation], seed)
+
+
+def _real_reference_text(metrics: dict) -> str:
+    parts = [f"FID {metrics['fid_train_vs_validation']:.3g}"] if "fid_train_vs_validation" in metrics else []
+    if metrics.get("c2st_train_vs_validation") is not None:
+        parts.append(f"C2ST AUC {metrics['c2st_train_vs_validation']:.3g}")
+    return f"; real train vs validation: {', '.join(parts)}" if parts else ""
 
 
 def class_matched_rows(real_labels: np.ndarray, fake_labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
