@@ -91,7 +91,8 @@ class GeneratorConfig(Config):
         default=IMAGE_GAN.budget_minutes, ge=0,
         description="Images: wall-clock budget of the GAN's training, in minutes; it stops at image_steps or when "
                     "the budget is spent, whichever comes first (0 or unset: no budget).")
-    architecture: str = Field(default=IMAGE_GAN.architecture, description="Images: sngan, sngan_sa or dcgan.")
+    architecture: str = Field(default=IMAGE_GAN.architecture,
+                              description="Images: sngan, sngan_sa, sngan_bilinear or dcgan.")
     loss: str = Field(default=IMAGE_GAN.loss, description="Images: hinge, vanilla, lsgan or wgan-gp.")
     regulariser: str = Field(default=IMAGE_GAN.regulariser, description="Images: none or lecam (LeCam regularisation).")
     checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,

@@ -160,6 +160,19 @@ def test_architectures_make_and_score_images_of_each_size(name, size):
     assert not torch.allclose(generator(z, labels), generator(z, other))
 
 
+def test_the_bilinear_generator_block_upsamples_without_repeating_pixels():
+    from gan_models.image.layers import GeneratorBlock
+
+    maps = torch.randn(2, 4, 7, 7)
+    repeated = GeneratorBlock(4, 4, 2, upsampling="nearest")._upsample(maps)
+    filtered = GeneratorBlock(4, 4, 2, upsampling="bilinear")._upsample(maps)
+    assert repeated.shape == filtered.shape == (2, 4, 14, 14)
+    assert torch.equal(repeated[..., 0::2], repeated[..., 1::2])  # each pixel twice: a period-2 pattern
+    # [1, 3, 3, 1] / 4 along each axis: an inner output pixel is 3/4 of its source and 1/4 of the neighbour
+    assert torch.allclose(filtered[..., 3, 3], 0.5625 * maps[..., 1, 1] + 0.1875 * (maps[..., 1, 2] + maps[..., 2, 1])
+                          + 0.0625 * maps[..., 2, 2])
+
+
 def test_resolution_plan_grows_from_a_small_base_and_rejects_odd_sizes():
     assert resolution_plan(28) == (7, 2)
     assert resolution_plan(32) == (4, 3)

@@ -47,10 +47,16 @@ class ConditionalBatchNorm2d(nn.Module):
 
 
 class GeneratorBlock(nn.Module):
-    """Pre-activation residual block that doubles the resolution: CBN-ReLU-up-conv-CBN-ReLU-conv."""
+    """Pre-activation residual block that doubles the resolution: CBN-ReLU-up-conv-CBN-ReLU-conv.
 
-    def __init__(self, in_channels: int, out_channels: int, n_classes: int):
+    ``upsampling`` is ``F.interpolate``'s mode: ``"nearest"`` repeats each pixel, ``"bilinear"`` (half-pixel
+    centres) is the same followed by the [1, 3, 3, 1] low-pass filter of StyleGAN2, so no period-2 pattern
+    reaches the next convolution.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, n_classes: int, upsampling: str = "nearest"):
         super().__init__()
+        self.upsampling = upsampling
         self.norm1 = ConditionalBatchNorm2d(in_channels, n_classes)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.norm2 = ConditionalBatchNorm2d(out_channels, n_classes)
@@ -59,10 +65,12 @@ class GeneratorBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.norm1(x, labels))
-        h = F.interpolate(h, scale_factor=2, mode="nearest")
-        h = self.conv1(h)
+        h = self.conv1(self._upsample(h))
         h = self.conv2(F.relu(self.norm2(h, labels)))
-        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+        return h + self.shortcut(self._upsample(x))
+
+    def _upsample(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2, mode=self.upsampling)
 
 
 class DiscriminatorBlock(nn.Module):
