@@ -177,26 +177,27 @@ class DCGANDiscriminator(nn.Module):
 ArchitectureBuilder = Callable[[int, int, int, int, int], tuple[nn.Module, nn.Module]]
 
 
+def _sngan_pair(image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int, attention: bool,
+                upsampling: str = "nearest") -> tuple[nn.Module, nn.Module]:
+    _validate(image_size, channels, n_classes, z_dim, base_channels)
+    return (
+        ResNetGenerator(image_size, channels, n_classes, z_dim, base_channels, attention, upsampling),
+        ProjectionDiscriminator(image_size, channels, n_classes, base_channels, attention),
+    )
+
+
 def build_sngan(
     image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int
 ) -> tuple[nn.Module, nn.Module]:
     """Conditional-BN ResNet generator + spectral-norm projection discriminator."""
-    _validate(image_size, channels, n_classes, z_dim, base_channels)
-    return (
-        ResNetGenerator(image_size, channels, n_classes, z_dim, base_channels, attention=False),
-        ProjectionDiscriminator(image_size, channels, n_classes, base_channels, attention=False),
-    )
+    return _sngan_pair(image_size, channels, n_classes, z_dim, base_channels, attention=False)
 
 
 def build_sngan_sa(
     image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int
 ) -> tuple[nn.Module, nn.Module]:
     """:func:`build_sngan` with a self-attention block at the middle resolution of both networks."""
-    _validate(image_size, channels, n_classes, z_dim, base_channels)
-    return (
-        ResNetGenerator(image_size, channels, n_classes, z_dim, base_channels, attention=True),
-        ProjectionDiscriminator(image_size, channels, n_classes, base_channels, attention=True),
-    )
+    return _sngan_pair(image_size, channels, n_classes, z_dim, base_channels, attention=True)
 
 
 def build_sngan_bilinear(
@@ -206,11 +207,7 @@ def build_sngan_bilinear(
 
     Meant against the near-Nyquist texture of ``sngan``'s samples; on BreastMNIST it was no closer to the real
     images and one of two seeds collapsed (BENCHMARKS.md), so it is not the default."""
-    _validate(image_size, channels, n_classes, z_dim, base_channels)
-    return (
-        ResNetGenerator(image_size, channels, n_classes, z_dim, base_channels, attention=False, upsampling="bilinear"),
-        ProjectionDiscriminator(image_size, channels, n_classes, base_channels, attention=False),
-    )
+    return _sngan_pair(image_size, channels, n_classes, z_dim, base_channels, attention=False, upsampling="bilinear")
 
 
 def build_dcgan(
