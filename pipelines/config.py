@@ -94,7 +94,8 @@ class GeneratorConfig(Config):
     architecture: str = Field(default=IMAGE_GAN.architecture,
                               description="Images: sngan, sngan_sa, sngan_bilinear or dcgan.")
     loss: str = Field(default=IMAGE_GAN.loss, description="Images: hinge, vanilla, lsgan or wgan-gp.")
-    regulariser: str = Field(default=IMAGE_GAN.regulariser, description="Images: none or lecam (LeCam regularisation).")
+    regulariser: str = Field(default=IMAGE_GAN.regulariser, description="Images: none, lecam (LeCam regularisation) or "
+                             "mode_seeking (MSGAN's diversity term).")
     checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,
                                   description="Save a resumable checkpoint every N steps (0: never).")
     cpu_threads: Optional[int] = Field(

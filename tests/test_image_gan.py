@@ -518,6 +518,28 @@ def test_a_lecam_run_repeats_exactly_differs_from_none_and_resumes_bit_for_bit(b
     assert np.array_equal(collect(resumed.sample({0: 4, 1: 4}))[0], samples)
 
 
+def test_mode_seeking_penalises_pairs_of_latents_that_give_the_same_image():
+    from gan_models.image.losses import MODE_SEEKING_EPS, MODE_SEEKING_WEIGHT, mode_seeking_penalty
+
+    z = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0], [1.0, 3.0]])  # pairs (0, 2) and (1, 3): mean |dz| 1
+    apart = torch.tensor([[0.0], [0.0], [3.0], [3.0]]).view(4, 1, 1, 1)  # mean |d image| 3
+    assert float(mode_seeking_penalty(apart, z)) == pytest.approx(MODE_SEEKING_WEIGHT / (3.0 + MODE_SEEKING_EPS))
+    collapsed = torch.ones(4, 1, 2, 2)
+    assert float(mode_seeking_penalty(collapsed, z)) == pytest.approx(MODE_SEEKING_WEIGHT / MODE_SEEKING_EPS)
+    images = apart.clone().requires_grad_(True)
+    mode_seeking_penalty(images, z).backward()
+    assert images.grad[2].item() < 0 < images.grad[0].item()  # descending it pushes each pair's images apart
+
+
+def test_a_mode_seeking_run_repeats_exactly_and_differs_from_none(breast_subset, trained):
+    images, labels = breast_subset
+    first = ImageGAN(tiny_config(regulariser="mode_seeking")).fit(images, labels)
+    again = ImageGAN(tiny_config(regulariser="mode_seeking")).fit(images, labels)
+    samples = collect(first.sample({0: 4, 1: 4}))[0]
+    assert np.array_equal(samples, collect(again.sample({0: 4, 1: 4}))[0])
+    assert not np.array_equal(samples, collect(trained.sample({0: 4, 1: 4}))[0])
+
+
 def test_a_checkpoint_written_before_a_config_field_existed_resumes_when_the_field_keeps_its_default(
         breast_subset, tmp_path):
     images, labels = breast_subset

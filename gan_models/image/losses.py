@@ -19,7 +19,10 @@ GRADIENT_PENALTY_WEIGHT = 10.0
 # LeCam (Tseng et al., CVPR 2021): google/lecam-gan's BigGAN runs with DiffAugment use weight 0.3 and averages of decay 0.99.
 LECAM_WEIGHT = 0.3
 LECAM_DECAY = 0.99
-REGULARISERS = ("none", "lecam")
+# Mode seeking (Mao et al., CVPR 2019): MSGAN's own weight for its conditional image-to-image and label-to-image runs.
+MODE_SEEKING_WEIGHT = 1.0
+MODE_SEEKING_EPS = 1e-5
+REGULARISERS = ("none", "lecam", "mode_seeking")
 
 Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Generator]], torch.Tensor]
 
@@ -107,6 +110,15 @@ def lecam_penalty(d_real: torch.Tensor, d_fake: torch.Tensor, averages: ScoreAve
     averages.update(d_real, d_fake)
     return LECAM_WEIGHT * (F.relu(d_real.float() - averages.fake).pow(2).mean()
                            + F.relu(averages.real - d_fake.float()).pow(2).mean())
+
+
+def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN's generator term: the batch's first and second halves are pairs of latents of the same classes, and
+    the generator is penalised by the inverse of how far apart their images lie relative to their latents, so
+    that different latents do not collapse onto one image."""
+    first, second = fake.float().chunk(2), z.float().chunk(2)
+    spread = (first[0] - first[1]).abs().mean() / (second[0] - second[1]).abs().mean()
+    return MODE_SEEKING_WEIGHT / (spread + MODE_SEEKING_EPS)
 
 
 LOSSES: dict[str, GANLoss] = {

@@ -13,7 +13,7 @@ import torch.nn as nn
 from gan_models.image.config import ImageGANConfig
 from gan_models.image.data import to_model_range
 from gan_models.image.diffaugment import diff_augment
-from gan_models.image.losses import GANLoss, ScoreAverages, lecam_penalty
+from gan_models.image.losses import GANLoss, ScoreAverages, lecam_penalty, mode_seeking_penalty
 from gan_models.image.sampler import BalancedBatchSampler
 
 
@@ -124,7 +124,12 @@ def discriminator_step(run: TrainingRun) -> torch.Tensor:
 
 
 def generator_step(run: TrainingRun) -> torch.Tensor:
-    z, labels = _random_latents(run, run.sampler.batch_labels(run.config.batch_size, run.rng))
+    mode_seeking = run.config.regulariser == "mode_seeking"
+    labels = run.sampler.batch_labels(run.config.batch_size, run.rng)
+    if mode_seeking:  # the second half repeats the first half's classes: pairs of latents of one class
+        half = labels[: labels.shape[0] // 2]
+        labels = torch.cat([half, half])
+    z, labels = _random_latents(run, labels)
     optimizer = run.optimizers["generator"]
     run.discriminator.requires_grad_(False)  # gradients flow through D to G, but D's own are not needed
     try:
@@ -132,6 +137,8 @@ def generator_step(run: TrainingRun) -> torch.Tensor:
             fake = run.generator(z, labels)
             d_fake = run.discriminator(diff_augment(fake, run.config.diffaugment, run.rng), labels)
             g_loss = run.loss.generator_loss(d_fake)
+            if mode_seeking:
+                g_loss = g_loss + mode_seeking_penalty(fake, z)
         optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
         optimizer.step()
