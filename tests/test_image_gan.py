@@ -173,6 +173,18 @@ def test_the_bilinear_generator_block_upsamples_without_repeating_pixels():
                           + 0.0625 * maps[..., 2, 2])
 
 
+def test_the_minibatch_spread_is_measured_per_group_and_never_mixes_real_with_fake_halves():
+    from gan_models.image.layers import MinibatchStdDev
+
+    varied, identical = torch.randn(8, 3, 5, 5), torch.randn(1, 3, 5, 5).expand(8, -1, -1, -1)
+    spread = MinibatchStdDev(group_size=4)(torch.cat([varied, identical]))[:, 3]
+    assert spread.shape == (16, 5, 5)
+    assert torch.all(spread[:8] > 0.5) and torch.all(spread[8:] < 1e-3)  # the second half varies not at all
+    assert torch.equal(spread[0], spread[3]) and not torch.equal(spread[0], spread[4])  # one value per group of 4
+    odd_batch = MinibatchStdDev(group_size=4)(torch.randn(6, 2, 3, 3))  # 4 does not divide 6: groups of 3
+    assert torch.equal(odd_batch[0, 2], odd_batch[2, 2]) and not torch.equal(odd_batch[2, 2], odd_batch[3, 2])
+
+
 def test_resolution_plan_grows_from_a_small_base_and_rejects_odd_sizes():
     assert resolution_plan(28) == (7, 2)
     assert resolution_plan(32) == (4, 3)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from gan_models.image.layers import (
     DiscriminatorBlock,
     GeneratorBlock,
+    MinibatchStdDev,
     SelfAttention,
     sn_embedding,
     sn_linear,
@@ -96,7 +97,8 @@ class ProjectionDiscriminator(nn.Module):
     score(x, y) = w·φ(x) + <embed(y), φ(x)>, where φ sums ReLU features over positions.
     """
 
-    def __init__(self, image_size: int, channels: int, n_classes: int, base_channels: int, attention: bool):
+    def __init__(self, image_size: int, channels: int, n_classes: int, base_channels: int, attention: bool,
+                 minibatch_std: bool = False):
         super().__init__()
         _, n_up = resolution_plan(image_size)
         # Narrow at full resolution, widest at the base map (BigGAN's D schedule): the costly
@@ -110,6 +112,9 @@ class ProjectionDiscriminator(nn.Module):
             # Same resolution as in the generator: attention_level counts from the base map.
             if attention and n_up - (level + 1) == attention_level(n_up):
                 blocks.append(SelfAttention(in_channels, spectral=True))
+        if minibatch_std:  # at the base map, before the last block, as in ProGAN
+            blocks.append(MinibatchStdDev())
+            in_channels += 1
         blocks.append(DiscriminatorBlock(in_channels, widths[n_up], downsample=False))
         self.blocks = nn.Sequential(*blocks)
         self.linear = sn_linear(widths[n_up], 1)
@@ -178,11 +183,11 @@ ArchitectureBuilder = Callable[[int, int, int, int, int], tuple[nn.Module, nn.Mo
 
 
 def _sngan_pair(image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int, attention: bool,
-                upsampling: str = "nearest") -> tuple[nn.Module, nn.Module]:
+                upsampling: str = "nearest", minibatch_std: bool = False) -> tuple[nn.Module, nn.Module]:
     _validate(image_size, channels, n_classes, z_dim, base_channels)
     return (
         ResNetGenerator(image_size, channels, n_classes, z_dim, base_channels, attention, upsampling),
-        ProjectionDiscriminator(image_size, channels, n_classes, base_channels, attention),
+        ProjectionDiscriminator(image_size, channels, n_classes, base_channels, attention, minibatch_std),
     )
 
 
@@ -210,6 +215,14 @@ def build_sngan_bilinear(
     return _sngan_pair(image_size, channels, n_classes, z_dim, base_channels, attention=False, upsampling="bilinear")
 
 
+def build_sngan_mbstd(
+    image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int
+) -> tuple[nn.Module, nn.Module]:
+    """:func:`build_sngan` whose discriminator also sees how much the images of each group of four differ
+    (:class:`~gan_models.image.layers.MinibatchStdDev`), against samples with too little variety between them."""
+    return _sngan_pair(image_size, channels, n_classes, z_dim, base_channels, attention=False, minibatch_std=True)
+
+
 def build_dcgan(
     image_size: int, channels: int, n_classes: int, z_dim: int, base_channels: int
 ) -> tuple[nn.Module, nn.Module]:
@@ -225,6 +238,7 @@ ARCHITECTURES: dict[str, ArchitectureBuilder] = {
     "sngan": build_sngan,
     "sngan_sa": build_sngan_sa,
     "sngan_bilinear": build_sngan_bilinear,
+    "sngan_mbstd": build_sngan_mbstd,
     "dcgan": build_dcgan,
 }
 

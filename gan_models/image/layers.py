@@ -131,3 +131,25 @@ class SelfAttention(nn.Module):
         attention = torch.softmax(query.transpose(1, 2) @ key, dim=-1)  # (N, HW, HW')
         attended = (value @ attention.transpose(1, 2)).view(n, -1, h, w)  # (N, V, H, W)
         return x + self.gamma * self.out(attended)
+
+
+class MinibatchStdDev(nn.Module):
+    """Appends one feature map: how much the images of the sample's group differ (ProGAN, Karras et al. 2018).
+
+    A discriminator that sees this can reject a generator whose images vary less than real ones. Groups are
+    runs of consecutive samples, so a batch of real images followed by as many fakes never mixes the two when
+    each half is a multiple of the group size; a batch the group size does not divide uses the largest size
+    that does.
+    """
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        group = next(size for size in range(min(self.group_size, n), 0, -1) if n % size == 0)
+        grouped = x.float().reshape(n // group, group, c, h, w)
+        spread = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // group,)
+        feature = spread.repeat_interleave(group)[:, None, None, None].expand(n, 1, h, w).to(x.dtype)
+        return torch.cat([x, feature], dim=1)
