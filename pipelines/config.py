@@ -9,7 +9,8 @@ from typing import Optional, Union
 from dagster import Config, ConfigurableResource
 from pydantic import Field, field_validator
 
-from gan_models.image import ImageGANConfig
+from gan_models.image import ARCHITECTURES, LOSSES, ImageGANConfig
+from gan_models.image.losses import REGULARISERS
 from gan_models.sampling import parse_sampling_strategy
 from gan_models.tabular import TabularGANConfig
 from gan_models.tabular.config import SAMPLE_CHUNK_ROWS
@@ -92,10 +93,10 @@ class GeneratorConfig(Config):
         description="Images: wall-clock budget of the GAN's training, in minutes; it stops at image_steps or when "
                     "the budget is spent, whichever comes first (0 or unset: no budget).")
     architecture: str = Field(default=IMAGE_GAN.architecture,
-                              description="Images: sngan, sngan_sa, sngan_bilinear or dcgan.")
-    loss: str = Field(default=IMAGE_GAN.loss, description="Images: hinge, vanilla, lsgan or wgan-gp.")
-    regulariser: str = Field(default=IMAGE_GAN.regulariser, description="Images: none, lecam (LeCam regularisation) or "
-                             "mode_seeking (MSGAN's diversity term).")
+                              description=f"Images: one of {', '.join(ARCHITECTURES)}.")
+    loss: str = Field(default=IMAGE_GAN.loss, description=f"Images: one of {', '.join(LOSSES)}.")
+    regulariser: str = Field(default=IMAGE_GAN.regulariser, description=f"Images: one of {', '.join(REGULARISERS)} "
+                             "(lecam: LeCam regularisation of the discriminator; mode_seeking: MSGAN's diversity term).")
     checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,
                                   description="Save a resumable checkpoint every N steps (0: never).")
     cpu_threads: Optional[int] = Field(
