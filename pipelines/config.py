@@ -96,7 +96,8 @@ class GeneratorConfig(Config):
                               description=f"Images: one of {', '.join(ARCHITECTURES)}.")
     loss: str = Field(default=IMAGE_GAN.loss, description=f"Images: one of {', '.join(LOSSES)}.")
     regulariser: str = Field(default=IMAGE_GAN.regulariser, description=f"Images: one of {', '.join(REGULARISERS)} "
-                             "(lecam: LeCam regularisation of the discriminator; mode_seeking: MSGAN's diversity term).")
+                             "(lecam: LeCam regularisation of the discriminator; mode_seeking: MSGAN's diversity term; r1: "
+                             "the discriminator's gradient penalised at real images).")
     checkpoint_every: int = Field(default=TABLE_GAN.checkpoint_every,
                                   description="Save a resumable checkpoint every N steps (0: never).")
     cpu_threads: Optional[int] = Field(

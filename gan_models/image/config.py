@@ -26,7 +26,8 @@ class ImageGANConfig:
     ``precision``: ``"auto"`` (the default) trains under bfloat16 autocast on CUDA and on CPUs with AMX bf16 tiles (about
     1.9x the float32 throughput there), in float32 elsewhere; ``"float32"`` or ``"bfloat16"`` force one.
     ``regulariser``: an extra term from :data:`~gan_models.image.losses.REGULARISERS` (``"lecam"``: LeCam
-    regularisation of the discriminator; ``"mode_seeking"``: MSGAN's diversity term for the generator).
+    regularisation of the discriminator; ``"mode_seeking"``: MSGAN's diversity term for the generator;
+    ``"r1"``: the R1 penalty on the discriminator's gradient at real images).
     ``budget_minutes``: a wall-clock budget for the training loop of one ``fit`` (0: none); training stops
     after the step that spends it, or at ``steps``, whichever comes first, and ``steps_done`` says which.
     """

@@ -13,7 +13,7 @@ import torch.nn as nn
 from gan_models.image.config import ImageGANConfig
 from gan_models.image.data import to_model_range
 from gan_models.image.diffaugment import diff_augment
-from gan_models.image.losses import GANLoss, ScoreAverages, lecam_penalty, mode_seeking_penalty
+from gan_models.image.losses import GANLoss, ScoreAverages, lecam_penalty, mode_seeking_penalty, r1_due, r1_penalty
 from gan_models.image.sampler import BalancedBatchSampler
 
 
@@ -85,8 +85,8 @@ def train_step(run: TrainingRun, loss_sums: dict, steps_done: int) -> None:
     """One generator step after ``discriminator_steps`` discriminator steps, then the EMA update;
     ``steps_done`` counts the steps before this one, and the losses are added to ``loss_sums``."""
     steps = run.config.discriminator_steps
-    for _ in range(steps):
-        loss_sums["discriminator_loss"] += discriminator_step(run) / steps
+    for index in range(steps):
+        loss_sums["discriminator_loss"] += discriminator_step(run, steps_done * steps + index) / steps
     loss_sums["generator_loss"] += generator_step(run)
     loss_sums["count"] += 1
     update_ema(run.generator_ema, run.generator, run.config.ema_decay, steps_done)
@@ -97,8 +97,9 @@ def _random_latents(run: TrainingRun, labels: torch.Tensor) -> tuple[torch.Tenso
     return z.to(run.device), labels.to(run.device)
 
 
-def discriminator_step(run: TrainingRun) -> torch.Tensor:
+def discriminator_step(run: TrainingRun, discriminator_steps_done: int) -> torch.Tensor:
     config, discriminator, loss = run.config, run.discriminator, run.loss
+    r1 = r1_due(config.regulariser, discriminator_steps_done)
     indices, labels = run.sampler.sample(config.batch_size, run.rng)
     # NHWC uint8 permuted to NCHW is already channels_last in memory: the layout oneDNN convolves fastest.
     real = to_model_range(run.real_images[indices.to(run.device)]).contiguous(memory_format=torch.channels_last)
@@ -106,7 +107,7 @@ def discriminator_step(run: TrainingRun) -> torch.Tensor:
     with autocast(run.device, run.precision):
         with torch.no_grad():
             fake = run.generator(z, labels)
-        real_augmented = diff_augment(real, config.diffaugment, run.rng)
+        real_augmented = diff_augment(real, config.diffaugment, run.rng).requires_grad_(r1)
         fake_augmented = diff_augment(fake, config.diffaugment, run.rng)
         # One pass over real and fake together: half the spectral-norm power iterations, bigger GEMMs.
         scores = discriminator(torch.cat([real_augmented, fake_augmented]), torch.cat([labels, labels]))
@@ -116,6 +117,8 @@ def discriminator_step(run: TrainingRun) -> torch.Tensor:
             d_loss = d_loss + loss.penalty(discriminator, real_augmented, fake_augmented, labels, run.rng)
         if config.regulariser == "lecam":
             d_loss = d_loss + lecam_penalty(d_real, d_fake, run.score_averages)
+        if r1:
+            d_loss = d_loss + r1_penalty(d_real, real_augmented)
     optimizer = run.optimizers["discriminator"]
     optimizer.zero_grad(set_to_none=True)
     d_loss.backward()
