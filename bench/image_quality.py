@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> None:
             torch.set_rng_state(rng_state)
 
     model.fit(split.train_images, split.train_labels, n_classes=split.n_classes, progress=measure_midway)
-    result = {**record(args.label), "fit_seconds": round(model.train_seconds, 1), "images_per_second": round(model.steps_done * config.batch_size
-                                                               / model.train_seconds, 1)}
+    images_per_second = model.steps_done * config.batch_size / model.train_seconds
+    result = {**record(args.label), "fit_seconds": round(model.train_seconds, 1),
+              "images_per_second": round(images_per_second, 1)}
     if args.grid is not None:
         grid = sample_grid(split.train_images, split.train_labels, model, per_class=8)
         args.grid.write_bytes(image_png(grid))

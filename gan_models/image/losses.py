@@ -22,11 +22,9 @@ LECAM_DECAY = 0.99
 # Mode seeking (Mao et al., CVPR 2019): MSGAN's own weight for its conditional image-to-image and label-to-image runs.
 MODE_SEEKING_WEIGHT = 1.0
 MODE_SEEKING_EPS = 1e-5
-# R1 (Mescheder et al., ICML 2018): gamma / 2 * E[|grad D(x_real)|^2] every R1_EVERY-th discriminator step, scaled
-# by R1_EVERY. Every step costs about 1.5x a plain step; StyleGAN2's lazy 16 costs nothing but measured worse on
-# BreastMNIST (BENCHMARKS.md).
+# R1 (Mescheder et al., ICML 2018): gamma / 2 * E[|grad D(x_real)|^2] on every discriminator step (about 1.5x a
+# plain step; StyleGAN2's lazy form, every 16th step, cost nothing but measured worse on BreastMNIST: BENCHMARKS.md).
 R1_GAMMA = 1.0
-R1_EVERY = 1
 REGULARISERS = ("none", "lecam", "mode_seeking", "r1")
 
 Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Generator]], torch.Tensor]
@@ -128,14 +126,9 @@ def mode_seeking_penalty(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 def r1_penalty(d_real: torch.Tensor, real_inputs: torch.Tensor) -> torch.Tensor:
     """R1: the squared norm of the discriminator's gradient at the real images it scored (``real_inputs`` must
-    require grad before that forward pass), which keeps it from sharpening around the few real images. Scaled
-    for a step that applies it once every ``R1_EVERY`` (``r1_due``)."""
+    require grad before that forward pass), which keeps it from sharpening around the few real images."""
     (gradients,) = torch.autograd.grad(d_real.float().sum(), real_inputs, create_graph=True)
-    return 0.5 * R1_GAMMA * R1_EVERY * gradients.float().flatten(1).pow(2).sum(dim=1).mean()
-
-
-def r1_due(regulariser: str, discriminator_steps_done: int) -> bool:
-    return regulariser == "r1" and discriminator_steps_done % R1_EVERY == 0
+    return 0.5 * R1_GAMMA * gradients.float().flatten(1).pow(2).sum(dim=1).mean()
 
 
 LOSSES: dict[str, GANLoss] = {

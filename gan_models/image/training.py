@@ -13,7 +13,7 @@ import torch.nn as nn
 from gan_models.image.config import ImageGANConfig
 from gan_models.image.data import to_model_range
 from gan_models.image.diffaugment import diff_augment
-from gan_models.image.losses import GANLoss, ScoreAverages, lecam_penalty, mode_seeking_penalty, r1_due, r1_penalty
+from gan_models.image.losses import GANLoss, ScoreAverages, lecam_penalty, mode_seeking_penalty, r1_penalty
 from gan_models.image.sampler import BalancedBatchSampler
 
 
@@ -85,8 +85,8 @@ def train_step(run: TrainingRun, loss_sums: dict, steps_done: int) -> None:
     """One generator step after ``discriminator_steps`` discriminator steps, then the EMA update;
     ``steps_done`` counts the steps before this one, and the losses are added to ``loss_sums``."""
     steps = run.config.discriminator_steps
-    for index in range(steps):
-        loss_sums["discriminator_loss"] += discriminator_step(run, steps_done * steps + index) / steps
+    for _ in range(steps):
+        loss_sums["discriminator_loss"] += discriminator_step(run) / steps
     loss_sums["generator_loss"] += generator_step(run)
     loss_sums["count"] += 1
     update_ema(run.generator_ema, run.generator, run.config.ema_decay, steps_done)
@@ -97,9 +97,9 @@ def _random_latents(run: TrainingRun, labels: torch.Tensor) -> tuple[torch.Tenso
     return z.to(run.device), labels.to(run.device)
 
 
-def discriminator_step(run: TrainingRun, discriminator_steps_done: int) -> torch.Tensor:
+def discriminator_step(run: TrainingRun) -> torch.Tensor:
     config, discriminator, loss = run.config, run.discriminator, run.loss
-    r1 = r1_due(config.regulariser, discriminator_steps_done)
+    r1 = config.regulariser == "r1"
     indices, labels = run.sampler.sample(config.batch_size, run.rng)
     # NHWC uint8 permuted to NCHW is already channels_last in memory: the layout oneDNN convolves fastest.
     real = to_model_range(run.real_images[indices.to(run.device)]).contiguous(memory_format=torch.channels_last)
